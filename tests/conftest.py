@@ -1,0 +1,39 @@
+"""Shared test helpers: the path to ../shared and a subprocess runner for other Keras backends."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED = pathlib.Path(os.environ.get("DYNVAE_SHARED", REPO.parent / "shared"))
+
+
+def shared_file(*parts):
+  """Path of a file under ../shared; fails in CI (where shared/ must exist), skips elsewhere."""
+  path = SHARED.joinpath(*parts)
+  if not path.exists():
+    if os.environ.get("CI"):
+      pytest.fail(f"{path} is missing; CI runs with shared/ beside the clone.")
+    pytest.skip(f"{path} not available")
+  return path
+
+
+def run_python(code, backend, env=None, timeout=600):
+  """Runs `code` in a fresh Python with KERAS_BACKEND=`backend`; returns stdout, fails on error."""
+  full_env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
+                  JAX_PLATFORMS="cpu", **(env or {}))
+  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=full_env,
+                        capture_output=True, text=True, timeout=timeout)
+  if proc.returncode != 0:
+    raise AssertionError(f"{backend} subprocess failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+  return proc.stdout
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch):
+  """An empty $DISENTANGLEMENT_LIB_DATA for the test."""
+  monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
+  return tmp_path

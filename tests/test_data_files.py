@@ -1,0 +1,202 @@
+"""File-backed data sets read from small fake files with the exact schemas, and their errors.
+
+The real files are large (Shapes3D 480k images, MPI3D 1M); tests shrink the factor sizes
+with monkeypatch and write files of the same layout.
+"""
+
+import os
+
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+
+from dynvae_keras import data
+from dynvae_keras.data import dsprites, dsprites_render, file_datasets
+
+
+def _coded_images(n, shape):
+  """Images whose first pixel encodes the row index (to check lookups)."""
+  images = np.zeros((n,) + shape, dtype=np.uint8)
+  images.reshape(n, -1)[:, 0] = np.arange(n) % 256
+  images.reshape(n, -1)[:, 1] = np.arange(n) // 256
+  return images
+
+
+def _row_of(images, scale=255):
+  flat = np.round(images.reshape(len(images), -1) * scale).astype(int)
+  return flat[:, 0] + 256 * flat[:, 1]
+
+
+def test_shapes3d_h5(data_root, monkeypatch):
+  sizes = [2, 3, 2, 2, 2, 3]
+  monkeypatch.setattr(file_datasets, "SHAPES3D_FACTOR_SIZES", sizes)
+  n = int(np.prod(sizes))
+  os.makedirs(data_root / "3dshapes")
+  with h5py.File(data_root / "3dshapes" / "3dshapes.h5", "w") as f:
+    f["images"] = _coded_images(n, (64, 64, 3))
+    f["labels"] = np.zeros((n, 6))
+  ds = data.get_named_ground_truth_data("shapes3d")
+  factors, images = ds.sample(20, np.random.RandomState(0))
+  assert images.shape == (20, 64, 64, 3) and images.dtype == np.float32
+  bases = n // np.cumprod(sizes)
+  np.testing.assert_array_equal(_row_of(images), factors @ bases)
+  assert "3dshapes.h5" in ds.source
+
+
+def test_shapes3d_dlib_npz(data_root, monkeypatch):
+  sizes = [2, 1, 1, 1, 2, 2]
+  monkeypatch.setattr(file_datasets, "SHAPES3D_FACTOR_SIZES", sizes)
+  os.makedirs(data_root / "3dshapes")
+  images = _coded_images(8, (64, 64, 3)).reshape(sizes + [64, 64, 3])
+  np.savez(data_root / file_datasets.SHAPES3D_NPZ, images=images, labels=np.zeros(sizes + [6]))
+  ds = data.Shapes3D()
+  factors, obs = ds.sample(10, np.random.RandomState(1))
+  np.testing.assert_array_equal(_row_of(obs), factors @ (8 // np.cumprod(sizes)))
+
+
+def test_shapes3d_malformed(data_root):
+  os.makedirs(data_root / "3dshapes")
+  with h5py.File(data_root / "3dshapes" / "3dshapes.h5", "w") as f:
+    f["imgs"] = np.zeros((2, 64, 64, 3), np.uint8)
+  with pytest.raises(data.DatasetFormatError, match="lacks"):
+    data.Shapes3D()
+
+
+@pytest.mark.parametrize("name", ["shapes3d", "smallnorb", "cars3d", "mpi3d_toy",
+                                  "mpi3d_realistic", "mpi3d_real"])
+def test_missing_files_do_not_fall_back(name, data_root):
+  with pytest.raises(data.DatasetNotFoundError) as info:
+    data.get_named_ground_truth_data(name)
+  message = str(info.value)
+  assert "DISENTANGLEMENT_LIB_DATA" in message and str(data_root) in message and "Fix:" in message
+
+
+def _write_norb(path, array, magic):
+  header = [magic, array.ndim] + list(array.shape) + [1] * max(0, 3 - array.ndim)
+  with open(path, "wb") as f:
+    f.write(np.asarray(header, "<i4").tobytes())
+    f.write(np.ascontiguousarray(array).tobytes())
+
+
+def test_smallnorb_binary_matrices(data_root, monkeypatch):
+  sizes = [2, 2, 1, 2, 1]  # category, instance, elevation, azimuth, lighting
+  monkeypatch.setattr(file_datasets, "SMALLNORB_FACTOR_SIZES", sizes)
+  os.makedirs(data_root / "small_norb")
+  grid = np.array([(c, i, e, a, l) for c in range(2) for i in range(2) for e in range(1)
+                   for a in range(2) for l in range(1)])
+  rs = np.random.RandomState(0)
+  order = rs.permutation(len(grid))
+  grid = grid[order]
+  for chunk, rows in zip(file_datasets.SMALLNORB_CHUNKS, (grid[:5], grid[5:])):
+    template = str(data_root / file_datasets.SMALLNORB_TEMPLATE)
+    # both cameras; the picture's brightness encodes the category*4 + instance*2 + azimuth
+    code = rows[:, 0] * 4 + rows[:, 1] * 2 + rows[:, 3]
+    dat = np.repeat((code * 30).astype(np.uint8)[:, None, None, None], 2, 1) * np.ones((1, 2, 96, 96), np.uint8)
+    _write_norb(template.format(chunk, "dat"), dat, 507333717)
+    _write_norb(template.format(chunk, "cat"), rows[:, 0].astype("<i4"), 507333716)
+    info = np.stack([rows[:, 1], rows[:, 2], rows[:, 3] * 2, rows[:, 4]], 1).astype("<i4")
+    _write_norb(template.format(chunk, "info"), info, 507333716)
+  ds = data.get_named_ground_truth_data("smallnorb")
+  assert ds.num_factors == 4 and ds.observation_shape == [64, 64, 1]
+  factors = np.array([[1, 0, 1, 0], [0, 0, 0, 0]])
+  images = ds.sample_observations_from_factors(factors, np.random.RandomState(0))
+  instances = np.random.RandomState(0).randint(2, size=2)
+  expected = (factors[:, 0] * 4 + instances * 2 + factors[:, 2]) * 30 / 255.0
+  np.testing.assert_allclose(images[:, 32, 32, 0], expected, atol=1e-6)
+
+
+def test_smallnorb_truncated_file(tmp_path):
+  _write_norb(tmp_path / "x.mat", np.zeros((3, 4), np.uint8), 507333717)
+  with open(tmp_path / "x.mat", "r+b") as f:
+    f.truncate(22)
+  with pytest.raises(data.DatasetFormatError, match="truncated"):
+    file_datasets.read_norb_matrix(str(tmp_path / "x.mat"))
+
+
+def test_cars3d_mat_files(data_root, monkeypatch):
+  monkeypatch.setattr(file_datasets, "CARS3D_FACTOR_SIZES", [4, 24, 2])
+  os.makedirs(data_root / "cars")
+  for obj in range(2):
+    im = np.zeros((128, 128, 3, 24, 4), np.uint8)
+    for azimuth in range(24):
+      for elevation in range(4):
+        im[:, :, 0, azimuth, elevation] = azimuth * 10
+        im[:, :, 1, azimuth, elevation] = elevation * 50
+        im[:, :, 2, azimuth, elevation] = obj * 100
+    scipy.io.savemat(data_root / "cars" / f"car_{obj:03d}_mesh.mat", {"im": im})
+  ds = data.get_named_ground_truth_data("cars3d")
+  factors, images = ds.sample(16, np.random.RandomState(0))
+  centre = np.round(images[:, 32, 32] * 255).astype(int)
+  np.testing.assert_array_equal(centre, np.stack(
+      [factors[:, 1] * 10, factors[:, 0] * 50, factors[:, 2] * 100], 1))
+
+
+def test_mpi3d(data_root, monkeypatch):
+  monkeypatch.setitem(file_datasets.MPI3D_FACTOR_SIZES, "mpi3d_real", [2, 1, 2, 1, 1, 2, 2])
+  os.makedirs(data_root / "mpi3d_real")
+  np.savez(data_root / "mpi3d_real" / "mpi3d_real.npz", images=_coded_images(16, (64, 64, 3)))
+  ds = data.get_named_ground_truth_data("mpi3d_real")
+  factors, images = ds.sample(12, np.random.RandomState(0))
+  np.testing.assert_array_equal(_row_of(images), factors @ (16 // np.cumprod([2, 1, 2, 1, 1, 2, 2])))
+
+
+def test_mpi3d_wrong_image_count(data_root):
+  os.makedirs(data_root / "mpi3d_toy")
+  np.savez(data_root / "mpi3d_toy" / "mpi3d_toy.npz", images=np.zeros((5, 64, 64, 3), np.uint8))
+  with pytest.raises(ValueError, match="exactly one image"):
+    data.get_named_ground_truth_data("mpi3d_toy")
+
+
+def test_dsprites_real_npz_and_hdf5(data_root, monkeypatch):
+  sizes = (1, 3, 2, 2, 2, 2)
+  monkeypatch.setattr(dsprites_render, "FACTOR_SIZES", sizes)
+  monkeypatch.setattr(dsprites, "NUM_IMAGES", 48)
+  os.makedirs(data_root / "dsprites")
+  images = _coded_images(48, (64, 64))
+  np.savez(data_root / "dsprites" / dsprites.DSPRITES_NPZ, imgs=images,
+           latents_classes=np.zeros((48, 6)), metadata=np.array({}, dtype=object))
+  ds = data.DSprites([1, 2, 3, 4, 5], source="real")
+  assert ds.source.startswith("real ")
+  factors, obs = ds.sample(9, np.random.RandomState(0))
+  # dSprites pixels are stored as 0/1 and used as they are (no 1/255 scaling).
+  np.testing.assert_array_equal(_row_of(obs, scale=1), factors @ (48 // np.cumprod(sizes))[1:])
+  os.remove(data_root / "dsprites" / dsprites.DSPRITES_NPZ)
+  with h5py.File(data_root / "dsprites" / dsprites.DSPRITES_HDF5, "w") as f:
+    f["imgs"] = images
+  assert data.DSprites(source="auto").source.endswith(".hdf5")
+
+
+def test_dsprites_real_missing_or_malformed(data_root):
+  with pytest.raises(data.DatasetNotFoundError, match="procedural"):
+    data.DSprites(source="real")
+  os.makedirs(data_root / "dsprites")
+  np.savez(data_root / "dsprites" / dsprites.DSPRITES_NPZ, imgs=np.zeros((10, 64, 64), np.uint8))
+  with pytest.raises(data.DatasetFormatError, match="truncated"):
+    data.get_named_ground_truth_data("dsprites_full")
+  with pytest.raises(ValueError, match="source"):
+    data.DSprites(source="disk")
+
+
+def test_procedural_cache_layout(tmp_path, monkeypatch):
+  # The writer is exercised on a shrunken state space; the full set is rendered by the bench.
+  sizes = (1, 3, 2, 1, 2, 2)
+  monkeypatch.setattr(dsprites_render, "FACTOR_SIZES", sizes)
+  monkeypatch.setattr(dsprites, "NUM_IMAGES", 24)
+  path = data.write_procedural_npz(str(tmp_path / "cache.npz"))
+  with np.load(path, allow_pickle=True) as f:
+    assert {"imgs", "latents_classes", "latents_values", "metadata"} <= set(f.files)
+    assert f["imgs"].shape == (24, 64, 64) and f["imgs"].dtype == np.uint8
+    np.testing.assert_array_equal(f["imgs"], dsprites_render.render(f["latents_classes"]))
+    assert list(f["metadata"][()]["latents_sizes"]) == list(sizes)
+  ds = data.DSprites(source="procedural", cache_path=path)
+  assert ds.source.startswith("procedural cache")
+  assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temp file left
+
+
+def test_scream_background_from_real_file(data_root):
+  from PIL import Image
+  os.makedirs(data_root / "scream")
+  Image.fromarray(np.full((548, 700, 3), 200, np.uint8)).save(data_root / "scream" / "scream.jpg")
+  ds = data.get_named_ground_truth_data("scream_dsprites")
+  assert ds.scream.shape == (274, 350, 3) and ds.background_source.startswith("real")
