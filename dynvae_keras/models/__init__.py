@@ -1,0 +1,15 @@
+"""VAE models for Keras 3 (any backend), with dlib's architectures, losses and gin names."""
+
+from dynvae_keras.models import architectures, losses
+from dynvae_keras.models.annealed_vae import AnnealedVAE
+from dynvae_keras.models.beta_tc_vae import BetaTCVAE
+from dynvae_keras.models.beta_vae import BetaVAE
+from dynvae_keras.models.dip_vae import DIPVAE
+from dynvae_keras.models.factor_vae import FactorVAE
+from dynvae_keras.models.factories import (annealed_vae, beta_tc_vae, compile_model, dip_vae,
+                                           factor_vae, vae)
+from dynvae_keras.models.vae import GaussianVAE
+
+__all__ = ["AnnealedVAE", "BetaTCVAE", "BetaVAE", "DIPVAE", "FactorVAE", "GaussianVAE",
+           "annealed_vae", "architectures", "beta_tc_vae", "compile_model", "dip_vae",
+           "factor_vae", "losses", "vae"]

@@ -1,0 +1,42 @@
+"""AnnealedVAE (Burgess et al. 2018): loss = reconstruction + γ·|KL − C|, C = min(c_max, c_max·t/threshold)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from dynvae_keras.models.vae import GaussianVAE
+
+
+@keras.saving.register_keras_serializable(package="dynvae_keras")
+class AnnealedVAE(GaussianVAE):
+  """AnnealedVAE with dlib's linear capacity schedule (t = dlib's global step, 0 at the first step).
+
+  Args:
+    gamma: weight of the capacity term (dlib `annealed_vae.gamma`, study default 1000).
+    c_max: final capacity in nats (dlib `annealed_vae.c_max`).
+    iteration_threshold: steps to reach c_max (dlib `annealed_vae.iteration_threshold`).
+  """
+
+  state_terms = ("capacity",)
+  tracked_terms = GaussianVAE.tracked_terms
+
+  def __init__(self, gamma=1000.0, c_max=25.0, iteration_threshold=100000, **kwargs):
+    super().__init__(**kwargs)
+    if int(iteration_threshold) <= 0:
+      raise ValueError(f"iteration_threshold must be > 0; got {iteration_threshold}.")
+    self.gamma, self.c_max = float(gamma), float(c_max)
+    self.iteration_threshold = int(iteration_threshold)
+
+  def get_config(self):
+    return {**super().get_config(), "gamma": self.gamma, "c_max": self.c_max,
+            "iteration_threshold": self.iteration_threshold}
+
+  def capacity(self):
+    """C(t) = min(c_max, c_max·t / iteration_threshold) in nats."""
+    t = self.training_step_index()
+    return ops.minimum(self.c_max, self.c_max * t / self.iteration_threshold)
+
+  def regularizer(self, kl_loss, z_mean, z_logvar, z_sampled, training):
+    c = self.capacity()
+    return self.gamma * ops.abs(kl_loss - c), {"capacity": c}

@@ -1,0 +1,83 @@
+"""FactorVAE (Kim & Mnih 2018): KL + γ·TC, TC estimated by a discriminator trained alongside."""
+
+from __future__ import annotations
+
+import re
+
+import keras
+from keras import ops
+
+from dynvae_keras.models import architectures
+from dynvae_keras.models.vae import GaussianVAE
+
+
+def permute_dims(z, seed):
+  """Shuffles each latent dimension independently across the batch (B, D)."""
+  order = ops.argsort(keras.random.uniform(ops.shape(z), seed=seed), axis=0)
+  return ops.take_along_axis(z, order, axis=0)
+
+
+def default_discriminator_optimizer():
+  """dlib's discriminator optimizer: Adam(lr 1e-4, β1 0.5, β2 0.9)."""
+  return keras.optimizers.Adam(learning_rate=1e-4, beta_1=0.5, beta_2=0.9, epsilon=1e-8,
+                               name="discriminator_adam")
+
+
+@keras.saving.register_keras_serializable(package="dynvae_keras")
+class FactorVAE(GaussianVAE):
+  """FactorVAE: loss = reconstruction + KL + γ·TC with TC = mean(logit_D(z)[0] − logit_D(z)[1]).
+
+  The discriminator (`discriminator`, dlib `fc_discriminator`) sees z and the dimension-wise
+  permuted z of the same batch and minimises `discriminator_loss`, the cross-entropy of telling
+  them apart (dlib logs the negative of this, a log-likelihood). Its variables get only the
+  gradient of `discriminator_loss` and their own optimizer: `compile` wraps the VAE optimizer
+  and `discriminator_optimizer` into a `keras.optimizers.MultiOptimizer`.
+
+  Args:
+    gamma: TC weight (dlib `factor_vae.gamma`).
+    discriminator_fn: discriminator architecture (dlib `discriminator.discriminator_fn`).
+  """
+
+  tracked_terms = GaussianVAE.tracked_terms + ("tc", "discriminator_loss", "discriminator_accuracy")
+
+  def __init__(self, gamma=10.0, discriminator_fn="fc_discriminator", **kwargs):
+    super().__init__(**kwargs)
+    self.gamma = float(gamma)
+    self.discriminator_fn = architectures.architecture_name(discriminator_fn)
+    self.permutation_seed = keras.random.SeedGenerator(self.seed + 1, name="permutation_seed")
+
+  def build_extra(self, image_shape):
+    self.discriminator = architectures.ARCHITECTURES[self.discriminator_fn](self.num_latent)
+
+  def get_config(self):
+    return {**super().get_config(), "gamma": self.gamma, "discriminator_fn": self.discriminator_fn}
+
+  def compile(self, optimizer="adam", discriminator_optimizer=None, **kwargs):
+    """Compiles with a MultiOptimizer: `optimizer` for the VAE, `discriminator_optimizer` for D."""
+    optimizer = keras.optimizers.get(optimizer)
+    if not isinstance(optimizer, keras.optimizers.MultiOptimizer):
+      discriminator_optimizer = keras.optimizers.get(discriminator_optimizer or default_discriminator_optimizer())
+      optimizer = keras.optimizers.MultiOptimizer(keras.optimizers.OptimizerMap(
+          optimizer, {architectures.DISCRIMINATOR_VARIABLE_PATTERN: discriminator_optimizer}))
+    super().compile(optimizer=optimizer, **kwargs)
+
+  def loss_key_for(self, variable):
+    if re.fullmatch(architectures.DISCRIMINATOR_VARIABLE_PATTERN, variable.path):
+      return "discriminator_loss"
+    return "loss"
+
+  def regularizer(self, kl_loss, z_mean, z_logvar, z_sampled, training):
+    logits_z = ops.cast(self.discriminator(z_sampled, training=training), "float32")
+    tc = ops.mean(logits_z[:, 0] - logits_z[:, 1])
+    # The discriminator learns on codes it cannot move: no gradient to the encoder.
+    z_fixed = ops.stop_gradient(z_sampled)
+    z_permuted = permute_dims(z_fixed, self.permutation_seed)
+    logits_real = ops.cast(self.discriminator(z_fixed, training=training), "float32")
+    logits_perm = ops.cast(self.discriminator(z_permuted, training=training), "float32")
+    log_p_real = ops.log_softmax(logits_real, axis=1)
+    log_p_perm = ops.log_softmax(logits_perm, axis=1)
+    d_loss = -0.5 * (ops.mean(log_p_real[:, 0]) + ops.mean(log_p_perm[:, 1]))
+    accuracy = 0.5 * (ops.mean(ops.cast(logits_real[:, 0] > logits_real[:, 1], "float32")) +
+                      ops.mean(ops.cast(logits_perm[:, 1] > logits_perm[:, 0], "float32")))
+    return kl_loss + self.gamma * tc, {"tc": tc, "discriminator_loss": d_loss,
+                                       "discriminator_accuracy": accuracy}

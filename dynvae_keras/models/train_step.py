@@ -1,0 +1,159 @@
+"""The one backend-specific place: a training step with several losses for `model.fit`.
+
+Models mixing in :class:`MultiLossTrainStep` implement `compute_loss_terms(x, training)`,
+which returns a dict of scalar tensors (and may assign non-trainable state variables, e.g.
+a β controller), and `loss_key_for(variable)`, which names the term each trainable variable
+descends ("loss" for the VAE, "discriminator_loss" for a FactorVAE discriminator). One
+forward pass per step; each variable gets the gradient of its own loss; one optimizer call
+(a `keras.optimizers.MultiOptimizer` routes variables to sub-optimizers when needed).
+
+Logged per step: every term in `tracked_terms` as a running mean over the epoch (Keras'
+convention for losses), and every term in `state_terms` (β, set point, ...) as its current
+value.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+class MultiLossTrainStep:
+  """Mixin for `keras.Model`: per-backend `train_step`/`test_step` over `compute_loss_terms`."""
+
+  tracked_terms: tuple = ("loss",)
+  state_terms: tuple = ()
+
+  def _create_trackers(self):
+    self._term_trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_terms}
+
+  @property
+  def metrics(self):
+    return list(self._term_trackers.values())
+
+  def _loss_groups(self):
+    """{loss key: [indices into self.trainable_variables]} in first-seen order."""
+    groups = {}
+    for i, variable in enumerate(self.trainable_variables):
+      groups.setdefault(self.loss_key_for(variable), []).append(i)
+    return groups
+
+  def _logs(self, terms):
+    for name, tracker in self._term_trackers.items():
+      tracker.update_state(terms[name])
+    logs = {name: tracker.result() for name, tracker in self._term_trackers.items()}
+    logs.update({name: terms[name] for name in self.state_terms})
+    return logs
+
+  def _unpack(self, data):
+    x = data[0] if isinstance(data, (tuple, list)) else data
+    return ops.convert_to_tensor(x)
+
+  # Dispatch ------------------------------------------------------------------------
+  def train_step(self, *args):
+    backend = keras.backend.backend()
+    if backend == "jax":
+      return self._jax_train_step(*args)
+    if backend == "tensorflow":
+      return self._tf_train_step(*args)
+    if backend == "torch":
+      return self._torch_train_step(*args)
+    raise NotImplementedError(f"Training is not implemented for the {backend} backend.")
+
+  def test_step(self, *args):
+    if keras.backend.backend() == "jax":
+      return self._jax_test_step(*args)
+    terms = self.compute_loss_terms(self._unpack(args[0]), training=False)
+    return self._logs(terms)
+
+  # TensorFlow ----------------------------------------------------------------------
+  def _tf_train_step(self, data):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    x = self._unpack(data)
+    if not self.built or not self.optimizer.built:
+      # TF defers building to the first trace: create the variables outside the graph.
+      with tf.init_scope():
+        if not self.built:
+          self.build(tuple(x.shape))
+        self.optimizer.build(self.trainable_variables)
+    groups = self._loss_groups()
+    variables = self.trainable_variables
+    with tf.GradientTape(persistent=len(groups) > 1) as tape:
+      terms = self.compute_loss_terms(x, training=True)
+    grads = [None] * len(variables)
+    for key, indices in groups.items():
+      group_grads = tape.gradient(terms[key], [variables[i] for i in indices])
+      for i, g in zip(indices, group_grads):
+        grads[i] = g if g is not None else tf.zeros_like(variables[i])
+    del tape
+    self.optimizer.apply(grads, variables)
+    return self._logs(terms)
+
+  # PyTorch -------------------------------------------------------------------------
+  def _torch_train_step(self, data):
+    import torch  # pylint: disable=g-import-not-at-top
+    x = self._unpack(data)
+    groups = self._loss_groups()
+    variables = self.trainable_variables
+    terms = self.compute_loss_terms(x, training=True)
+    grads = [None] * len(variables)
+    keys = list(groups)
+    for n, key in enumerate(keys):
+      tensors = [variables[i].value for i in groups[key]]
+      group_grads = torch.autograd.grad(terms[key], tensors, retain_graph=n < len(keys) - 1,
+                                        allow_unused=True)
+      for i, t, g in zip(groups[key], tensors, group_grads):
+        grads[i] = g if g is not None else torch.zeros_like(t)
+    with torch.no_grad():
+      self.optimizer.apply(grads, variables)
+    return self._logs({k: v.detach() if hasattr(v, "detach") else v for k, v in terms.items()})
+
+  # JAX -----------------------------------------------------------------------------
+  def _jax_terms(self, trainable, non_trainable, optimizer_variables, x, training):
+    """Stateless `compute_loss_terms`: returns (terms, new non-trainable values)."""
+    mapping = list(zip(self.trainable_variables, trainable))
+    mapping += list(zip(self.non_trainable_variables, non_trainable))
+    if optimizer_variables is not None:
+      mapping += list(zip(self.optimizer.variables, optimizer_variables))
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+      terms = self.compute_loss_terms(x, training=training)
+    new_non_trainable = [scope.get_current_value(v) for v in self.non_trainable_variables]
+    new_non_trainable = [n if n is not None else old for n, old in zip(new_non_trainable, non_trainable)]
+    return terms, new_non_trainable
+
+  def _jax_logs(self, metrics_variables, terms):
+    mapping = list(zip(self.metrics_variables, metrics_variables))
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+      logs = self._logs(terms)
+    new_metrics = [scope.get_current_value(v) for v in self.metrics_variables]
+    new_metrics = [n if n is not None else old for n, old in zip(new_metrics, metrics_variables)]
+    return logs, new_metrics
+
+  def _jax_train_step(self, state, data):
+    import jax  # pylint: disable=g-import-not-at-top
+    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+    trainable, non_trainable, optimizer_variables, metrics_variables = state
+    x = self._unpack(data)
+    groups = self._loss_groups()
+    keys = list(groups)
+
+    def losses(train_values):
+      terms, new_nt = self._jax_terms(train_values, non_trainable, optimizer_variables, x, True)
+      return jnp.stack([terms[k] for k in keys]), (terms, new_nt)
+
+    _, pullback, (terms, non_trainable) = jax.vjp(losses, list(trainable), has_aux=True)
+    grads = [None] * len(trainable)
+    for n, key in enumerate(keys):
+      (group_grads,) = pullback(jnp.zeros((len(keys),), jnp.float32).at[n].set(1.0))
+      for i in groups[key]:
+        grads[i] = group_grads[i]
+    trainable, optimizer_variables = self.optimizer.stateless_apply(
+        optimizer_variables, grads, trainable)
+    logs, metrics_variables = self._jax_logs(metrics_variables, terms)
+    return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+  def _jax_test_step(self, state, data):
+    trainable, non_trainable, metrics_variables = state
+    terms, non_trainable = self._jax_terms(trainable, non_trainable, None, self._unpack(data), False)
+    logs, metrics_variables = self._jax_logs(metrics_variables, terms)
+    return logs, (trainable, non_trainable, metrics_variables)

@@ -1,0 +1,144 @@
+"""`GaussianVAE`: the base of every model, trained with plain `model.fit` on any backend.
+
+Subclasses override one hook, as in dlib and disent:
+
+* `regularizer(kl_loss, z_mean, z_logvar, z_sampled, training)` → (regularizer, extra terms);
+  the loss is `reconstruction_loss + regularizer`;
+* optionally `reconstruction_per_example(images, logits)`, `combine(terms)`, and
+  `loss_key_for(variable)` for parameters trained on another loss.
+
+Conventions: images float32 NHWC in [0, 1]; the reconstruction loss is summed over pixels and
+averaged over the batch; the KL is summed over latent dimensions and averaged over the batch.
+`step` counts training steps taken (dlib's global step: 0 during the first step).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from dynvae_keras.models import architectures, losses
+from dynvae_keras.models.train_step import MultiLossTrainStep
+
+
+@keras.saving.register_keras_serializable(package="dynvae_keras")
+class GaussianVAE(MultiLossTrainStep, keras.Model):
+  """VAE with a diagonal-Gaussian encoder, sampled with z = mean + exp(logvar / 2)·ε.
+
+  Args:
+    num_latent: latent dimensions (dlib `encoder.num_latent`).
+    encoder_fn: architecture name or builder (dlib `encoder.encoder_fn`).
+    decoder_fn: architecture name or builder (dlib `decoder.decoder_fn`).
+    reconstruction_loss: 'bernoulli_loss' (default), 'l2_loss' or 'gaussian_loss'
+      (dlib `reconstruction_loss.loss_fn`).
+    activation: decoder output activation, 'logits' (default) or 'tanh'.
+    seed: seed of the sampling noise (its state is saved with the model).
+
+  Calling the model on images returns a dict with `z_mean`, `z_logvar`, `z_sampled` and
+  `reconstructions` (decoder logits of the sampled code).
+
+  Example:
+    >>> model = BetaVAE(beta=4.0)
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-4))
+    >>> model.fit(batches, epochs=1, steps_per_epoch=100)
+  """
+
+  tracked_terms = ("loss", "reconstruction_loss", "kl_loss", "elbo", "regularizer")
+
+  def __init__(self, num_latent=10, encoder_fn="conv_encoder", decoder_fn="deconv_decoder",
+               reconstruction_loss="bernoulli_loss", activation="logits", seed=0, **kwargs):
+    super().__init__(**kwargs)
+    if int(num_latent) < 1:
+      raise ValueError(f"num_latent must be >= 1; got {num_latent}.")
+    if activation not in ("logits", "tanh"):
+      raise ValueError(f"activation must be 'logits' or 'tanh'; got '{activation}'.")
+    self.num_latent = int(num_latent)
+    self.encoder_fn = architectures.architecture_name(encoder_fn)
+    self.decoder_fn = architectures.architecture_name(decoder_fn)
+    self.reconstruction_loss = losses.loss_name(reconstruction_loss)
+    self.activation = activation
+    self.seed = int(seed)
+    self.seed_generator = keras.random.SeedGenerator(self.seed, name="sampling_seed")
+    self.step = self.add_weight(name="step", shape=(), dtype="int32", initializer="zeros",
+                                trainable=False)
+    self._create_trackers()
+
+  # Construction --------------------------------------------------------------------
+  def build(self, input_shape):
+    image_shape = tuple(int(d) for d in input_shape[1:])
+    if len(image_shape) != 3:
+      raise ValueError(f"GaussianVAE expects NHWC images; got input shape {input_shape}.")
+    self.image_shape = image_shape
+    self.encoder = architectures.ARCHITECTURES[self.encoder_fn](image_shape, self.num_latent)
+    self.decoder = architectures.ARCHITECTURES[self.decoder_fn](self.num_latent, image_shape)
+    self.build_extra(image_shape)
+    self.built = True
+
+  def build_extra(self, image_shape):
+    """Hook: create model-specific sub-models (e.g. a discriminator)."""
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(num_latent=self.num_latent, encoder_fn=self.encoder_fn,
+                  decoder_fn=self.decoder_fn, reconstruction_loss=self.reconstruction_loss,
+                  activation=self.activation, seed=self.seed)
+    return config
+
+  # Forward -------------------------------------------------------------------------
+  def encode(self, images, training=False):
+    """(z_mean, z_logvar) for images (B, H, W, C) in [0, 1]."""
+    z_mean, z_logvar = self.encoder(images, training=training)
+    return z_mean, z_logvar
+
+  def sample_latent(self, z_mean, z_logvar):
+    """z = mean + exp(logvar / 2)·ε with ε ~ N(0, I) from the model's seed generator."""
+    eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator, dtype=z_mean.dtype)
+    return z_mean + ops.exp(z_logvar / 2) * eps
+
+  def decode(self, z, training=False):
+    """Decoder logits (B, H, W, C) for latents (B, num_latent)."""
+    return self.decoder(z, training=training)
+
+  def call(self, images, training=False):
+    z_mean, z_logvar = self.encode(images, training=training)
+    z_sampled = self.sample_latent(z_mean, z_logvar)
+    return {"z_mean": z_mean, "z_logvar": z_logvar, "z_sampled": z_sampled,
+            "reconstructions": self.decode(z_sampled, training=training)}
+
+  # Loss ----------------------------------------------------------------------------
+  def reconstruction_per_example(self, images, logits):
+    """Reconstruction loss per example (B,), summed over pixels."""
+    return losses.RECONSTRUCTION_LOSSES[self.reconstruction_loss](images, logits, self.activation)
+
+  def regularizer(self, kl_loss, z_mean, z_logvar, z_sampled, training):
+    """Hook: returns (regularizer, dict of extra logged terms). Plain VAE: the KL."""
+    del z_mean, z_logvar, z_sampled, training
+    return kl_loss, {}
+
+  def combine(self, terms):
+    """Hook: the minimised loss from the terms. Default: reconstruction + regularizer."""
+    return terms["reconstruction_loss"] + terms["regularizer"]
+
+  def compute_loss_terms(self, images, training=False):
+    """All loss terms of one batch as float32 scalars; advances `step` when training."""
+    images = ops.cast(images, self.compute_dtype)
+    out = self(images, training=training)
+    recon = ops.mean(ops.cast(self.reconstruction_per_example(images, out["reconstructions"]), "float32"))
+    z_mean, z_logvar, z_sampled = (ops.cast(out[k], "float32") for k in ("z_mean", "z_logvar", "z_sampled"))
+    kl = ops.mean(losses.gaussian_kl(z_mean, z_logvar))
+    reg, extra = self.regularizer(kl, z_mean, z_logvar, z_sampled, training)
+    terms = {"reconstruction_loss": recon, "kl_loss": kl, "elbo": recon + kl, "regularizer": reg,
+             **extra}
+    terms["loss"] = self.combine(terms)
+    if training:
+      self.step.assign(self.step + 1)
+    return terms
+
+  def loss_key_for(self, variable):
+    """Which term a trainable variable descends; all of them minimise 'loss' by default."""
+    del variable
+    return "loss"
+
+  def training_step_index(self):
+    """The current step as float32: 0 during the first training step (dlib's global step)."""
+    return ops.cast(ops.convert_to_tensor(self.step), "float32")
