@@ -61,6 +61,12 @@ class FactorVAE(GaussianVAE):
           optimizer, {architectures.DISCRIMINATOR_VARIABLE_PATTERN: discriminator_optimizer}))
     super().compile(optimizer=optimizer, **kwargs)
 
+  def compile_from_config(self, config):
+    config = keras.saving.deserialize_keras_object(config)
+    self.compile(**config)
+    if self.built:
+      self.optimizer.build(self.trainable_variables)
+
   def loss_key_for(self, variable):
     if re.fullmatch(architectures.DISCRIMINATOR_VARIABLE_PATTERN, variable.path):
       return "discriminator_loss"

@@ -40,15 +40,13 @@ def discriminator_settings(discriminator_fn=gin.REQUIRED):
   return architectures.architecture_name(discriminator_fn)
 
 
-@gin.configurable("model_seed", allowlist=["seed"])
-def _seed(seed=0):
-  return int(seed)
-
-
 def shared_settings(seed=None):
-  """Keyword arguments common to every model, read from the gin bindings."""
+  """Keyword arguments common to every model, read from the gin bindings.
+
+  The seed defaults to 0; the training driver re-seeds the model with `model.random_seed`.
+  """
   return {**encoder_settings(), **decoder_settings(), **reconstruction_settings(),
-          "seed": _seed() if seed is None else int(seed)}
+          "seed": 0 if seed is None else int(seed)}
 
 
 @gin.configurable("vae", allowlist=["beta"])

@@ -84,6 +84,25 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
                   activation=self.activation, seed=self.seed)
     return config
 
+  def _saved_variables(self):
+    # Seed-generator states are not part of a layer's own variables in Keras; saving them makes
+    # a reloaded model draw the same sampling noise as the original would have (exact resume).
+    return (self._trainable_variables + self._non_trainable_variables +
+            [generator.state for generator in self._seed_generators])
+
+  def save_own_variables(self, store):
+    for i, variable in enumerate(self._saved_variables()):
+      store[f"{i}"] = variable
+
+  def load_own_variables(self, store):
+    variables = self._saved_variables()
+    if len(store.keys()) != len(variables):
+      raise ValueError(
+          f"{type(self).__name__} '{self.name}' expects {len(variables)} saved variables but the "
+          f"file holds {len(store.keys())}; it was saved by a different model or version.")
+    for i, variable in enumerate(variables):
+      variable.assign(store[f"{i}"])
+
   # Forward -------------------------------------------------------------------------
   def encode(self, images, training=False):
     """(z_mean, z_logvar) for images (B, H, W, C) in [0, 1]."""

@@ -1,0 +1,71 @@
+"""Parsing gin configs for the command-line tools, with one-line errors.
+
+Config files are looked up as given, then under the project's `gin_configs/` directory (so
+`include "model/shared.gin"` and `--gin_config model/beta_vae.gin` work from anywhere), and
+under the directories in `$DYNVAE_GIN_PATH` (colon separated).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+
+import gin
+
+GIN_CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "gin_configs"
+
+
+class GinConfigError(ValueError):
+  """A gin config or binding could not be parsed or applied."""
+
+
+class _GinSearchNoise(logging.Filter):
+  """Drops gin's log lines about the search-path locations it tried before finding a file."""
+
+  def filter(self, record):
+    message = record.getMessage()
+    return not (message.startswith("Path not found:") or message.startswith("system_path_file_exists"))
+
+
+def register_configurables():
+  """Imports every module that defines gin configurables."""
+  # pylint: disable=g-import-not-at-top,unused-import
+  import dynvae_keras.data.named_data
+  import dynvae_keras.models.factories
+  import dynvae_keras.train
+
+
+def search_paths():
+  paths = [str(GIN_CONFIG_DIR)]
+  paths += [p for p in os.environ.get("DYNVAE_GIN_PATH", "").split(os.pathsep) if p]
+  return paths
+
+
+def resolve_config_path(path):
+  """`path` if it exists, else the first match under the search paths; error if none."""
+  if os.path.exists(path):
+    return path
+  for root in search_paths():
+    candidate = os.path.join(root, path)
+    if os.path.exists(candidate):
+      return candidate
+  raise GinConfigError(f"gin config '{path}' not found (also looked in {', '.join(search_paths())}).")
+
+
+def parse(config_files=(), bindings=()):
+  """Clears gin and parses `config_files` then `bindings`; raises GinConfigError with a one-line message."""
+  register_configurables()
+  for handler in logging.getLogger().handlers:
+    if not any(isinstance(f, _GinSearchNoise) for f in handler.filters):
+      handler.addFilter(_GinSearchNoise())
+  gin.clear_config()
+  for root in search_paths():
+    gin.add_config_file_search_path(root)
+  files = [resolve_config_path(p) for p in config_files or ()]
+  try:
+    gin.parse_config_files_and_bindings(files, list(bindings or ()))
+  except (ValueError, KeyError, TypeError, SyntaxError, IOError) as e:
+    message = str(e).strip().splitlines()
+    raise GinConfigError(f"Invalid gin configuration: {message[0] if message else type(e).__name__}"
+                         + (f" ({message[-1].strip()})" if len(message) > 1 else "")) from e

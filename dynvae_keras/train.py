@@ -1,0 +1,160 @@
+"""The training driver (dlib's `train.train`): gin → data set + model → fit → checkpoints → results.
+
+`model_dir` layout after a run:
+
+* `model.keras`: the trained model (weights, optimizer and controller state);
+* `checkpoints/checkpoint.keras` + `checkpoints/checkpoint.json` (step): the last checkpoint;
+* `logs/`: TensorBoard events and `metrics.csv` (one row per logging interval);
+* `results/{gin,json,aggregate}`: dlib's results for the step `train`.
+
+A run whose `model_dir` holds an unfinished checkpoint resumes from it; a finished run is
+refused unless `overwrite=True`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+
+import gin
+import keras
+import numpy as np
+
+from dynvae_keras import atomic, results
+from dynvae_keras.data import input_pipeline, named_data
+from dynvae_keras.models import factories
+from dynvae_keras.train_callbacks import AtomicCheckpoint, FiniteLossGuard, IntervalCSVLogger
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT = os.path.join("checkpoints", "checkpoint.keras")
+CHECKPOINT_STATE = os.path.join("checkpoints", "checkpoint.json")
+FINAL_MODEL = "model.keras"
+TRAIN_RESULTS = os.path.join("results", "json", "train_results.json")
+
+
+class ModelDirError(RuntimeError):
+  """The model directory cannot be used as asked (finished run, foreign content, ...)."""
+
+
+def check_observations(batch, observation_shape=None):
+  """Rejects a training batch that is not float NHWC in [0, 1] without NaN, with the fix in the message."""
+  batch = np.asarray(batch)
+  if batch.ndim != 4:
+    raise ValueError(f"Training images must be a 4-D NHWC batch; got shape {batch.shape}. "
+                     f"Add a channel axis to (N, H, W) images.")
+  if observation_shape is not None and list(batch.shape[1:]) != list(observation_shape):
+    raise ValueError(f"Training images have shape {batch.shape[1:]} but the data set declares "
+                     f"{list(observation_shape)}.")
+  if batch.shape[-1] not in (1, 3):
+    raise ValueError(f"Training images must have 1 or 3 channels (NHWC); got {batch.shape[-1]}. "
+                     f"Channels-first data must be transposed to NHWC.")
+  if not np.all(np.isfinite(batch)):
+    raise ValueError("Training images contain NaN or Inf pixels.")
+  if batch.min() < 0 or batch.max() > 1:
+    raise ValueError(f"Training images must lie in [0, 1]; got [{batch.min():.3g}, {batch.max():.3g}]. "
+                     f"Divide uint8 images by 255.")
+
+
+def _interval(training_steps, log_every, steps_per_execution):
+  """Steps per Keras epoch: the largest divisor of training_steps ≤ log_every, a multiple of steps_per_execution."""
+  for candidate in range(min(log_every, training_steps), 0, -1):
+    if training_steps % candidate == 0 and candidate % steps_per_execution == 0:
+      return candidate
+  raise ValueError(f"training_steps={training_steps} is not a multiple of "
+                   f"steps_per_execution={steps_per_execution}.")
+
+
+def _prepare_model_dir(model_dir, overwrite):
+  """Returns the checkpointed step to resume from (None: fresh start)."""
+  if not os.path.exists(model_dir):
+    return None
+  if overwrite:
+    shutil.rmtree(model_dir)
+    return None
+  if os.path.exists(os.path.join(model_dir, TRAIN_RESULTS)):
+    raise ModelDirError(f"{model_dir} holds a finished training run; pass --overwrite to retrain.")
+  if os.path.exists(os.path.join(model_dir, CHECKPOINT_STATE)):
+    return int(atomic.load_json(os.path.join(model_dir, CHECKPOINT_STATE))["step"])
+  if os.listdir(model_dir):
+    raise ModelDirError(f"{model_dir} exists and is not a dynvae model directory; choose another "
+                        f"--model_dir or pass --overwrite to delete it.")
+  return None
+
+
+@gin.configurable("model", denylist=["model_dir", "overwrite"])
+def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQUIRED,
+          random_seed=gin.REQUIRED, batch_size=gin.REQUIRED, eval_steps=1000, name="",
+          model_num=None, log_every=100, checkpoint_every=1000, steps_per_execution=1,
+          jit_compile="auto", verbose="auto"):
+  """Trains `model` on the gin-configured `dataset.name` and writes `model_dir` (see module doc).
+
+  Args:
+    model_dir: output directory.
+    overwrite: delete an existing `model_dir` first.
+    model: an unbuilt model from a factory (`model.model = @vae()`).
+    training_steps: optimizer steps.
+    random_seed: seeds weight initialisation, sampling noise and the data stream.
+    batch_size: images per step.
+    eval_steps: batches averaged for the train results (dlib: 1000).
+    name: model name recorded in the results (dlib `model.name`).
+    model_num: recorded for studies.
+    log_every: steps per logging interval (one Keras epoch; adjusted to divide training_steps).
+    checkpoint_every: steps between checkpoints.
+    steps_per_execution: steps fused per compiled call (TF and JAX; torch needs 1).
+    jit_compile: passed to `compile` ('auto', True, False).
+    verbose: Keras verbosity; 'auto' = progress bar on a terminal, one line per interval otherwise.
+
+  Returns:
+    The train results dict.
+  """
+  del name, model_num  # recorded through the operative gin config
+  start_time = time.time()
+  resume_step = _prepare_model_dir(model_dir, overwrite)
+  keras.utils.set_random_seed(int(random_seed))
+  data = named_data.get_named_ground_truth_data()
+  check_observations(input_pipeline.sample_batch(data, min(batch_size, 8), random_seed, 0),
+                     data.observation_shape)
+  interval = _interval(int(training_steps), int(log_every), int(steps_per_execution))
+
+  if resume_step is not None and resume_step < training_steps:
+    logger.info("Resuming %s from step %d.", model_dir, resume_step)
+    model = keras.saving.load_model(os.path.join(model_dir, CHECKPOINT))
+    initial_step = int(keras.ops.convert_to_numpy(model.step))
+  else:
+    model = type(model).from_config({**model.get_config(), "seed": int(random_seed)})
+    model.build((None, *data.observation_shape))
+    factories.compile_model(model, steps_per_execution=int(steps_per_execution), jit_compile=jit_compile)
+    initial_step = 0
+    os.makedirs(model_dir, exist_ok=True)
+
+  remaining = int(training_steps) - initial_step
+  callbacks = [
+      FiniteLossGuard(interval),
+      IntervalCSVLogger(os.path.join(model_dir, "logs", "metrics.csv"), interval),
+      keras.callbacks.TensorBoard(log_dir=os.path.join(model_dir, "logs"), update_freq="epoch",
+                                  write_graph=False),
+      AtomicCheckpoint(os.path.join(model_dir, CHECKPOINT), checkpoint_every, interval,
+                       on_save=lambda step: atomic.save_json(
+                           os.path.join(model_dir, CHECKPOINT_STATE), {"step": step})),
+  ]
+  if verbose == "auto":
+    verbose = 1 if sys.stdout.isatty() else 2
+  if remaining > 0:
+    stream = input_pipeline.training_input(data, batch_size, remaining, seed=random_seed,
+                                           start_step=initial_step)
+    model.fit(stream, epochs=int(training_steps) // interval, initial_epoch=initial_step // interval,
+              steps_per_epoch=interval, shuffle=False, verbose=verbose, callbacks=callbacks)
+
+  with atomic.atomic_file(os.path.join(model_dir, FINAL_MODEL)) as tmp:
+    model.save(tmp)
+  eval_stream = input_pipeline.training_input(data, batch_size, int(eval_steps), seed=int(random_seed) + 1)
+  evaluation = model.evaluate(eval_stream, steps=int(eval_steps), verbose=0, return_dict=True)
+  train_results = {k: float(keras.ops.convert_to_numpy(v)) for k, v in evaluation.items()}
+  train_results["global_step"] = int(keras.ops.convert_to_numpy(model.step))
+  train_results["elapsed_time"] = time.time() - start_time
+  results.update_result_directory(os.path.join(model_dir, "results"), "train", train_results)
+  return train_results

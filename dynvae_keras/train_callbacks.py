@@ -1,0 +1,99 @@
+"""Callbacks used by the training driver: atomic checkpoints, a per-interval CSV log, NaN guard.
+
+The driver runs `fit` with one Keras "epoch" per logging interval, so these act at epoch
+ends only and never force a per-step host sync.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+
+import keras
+
+from dynvae_keras import atomic
+
+
+class NonFiniteLossError(FloatingPointError):
+  """Training produced a NaN or infinite loss."""
+
+
+def _to_float(value):
+  return float(keras.ops.convert_to_numpy(value))
+
+
+class IntervalCSVLogger(keras.callbacks.Callback):
+  """Appends one row per logging interval to a CSV: `step` and every logged value.
+
+  Args:
+    path: CSV file (created, or appended to when resuming).
+    steps_per_interval: training steps per Keras epoch.
+  """
+
+  def __init__(self, path, steps_per_interval):
+    super().__init__()
+    self.path, self.steps_per_interval = path, int(steps_per_interval)
+
+  def on_epoch_end(self, epoch, logs=None):
+    logs = {k: _to_float(v) for k, v in (logs or {}).items()}
+    row = {"step": (epoch + 1) * self.steps_per_interval, **logs}
+    exists = os.path.exists(self.path)
+    if exists:
+      with open(self.path, newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f), None)
+    fields = header if exists and header else list(row)
+    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    with open(self.path, "a", newline="", encoding="utf-8") as f:
+      writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+      if not exists or not header:
+        writer.writeheader()
+      writer.writerow(row)
+
+
+class FiniteLossGuard(keras.callbacks.Callback):
+  """Stops training with :class:`NonFiniteLossError` when a logged value becomes NaN/Inf.
+
+  The error names the interval's last step and the last finite value of every logged term.
+  """
+
+  def __init__(self, steps_per_interval):
+    super().__init__()
+    self.steps_per_interval = int(steps_per_interval)
+    self.last_finite = {}
+
+  def on_epoch_end(self, epoch, logs=None):
+    values = {k: _to_float(v) for k, v in (logs or {}).items()}
+    bad = sorted(k for k, v in values.items() if not math.isfinite(v))
+    if bad:
+      step = (epoch + 1) * self.steps_per_interval
+      last = ", ".join(f"{k}={v:.6g}" for k, v in sorted(self.last_finite.items())) or "none yet"
+      raise NonFiniteLossError(
+          f"Non-finite {', '.join(bad)} in the logging interval ending at step {step}. Last finite "
+          f"values: {last}. The last checkpoint before this interval is still loadable; lower the "
+          f"learning rate or check the input data.")
+    self.last_finite = values
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+  """Saves the whole model (weights, optimizer, controller state) every `every_steps` steps.
+
+  The file is written under a temporary name and renamed, so a crash never leaves a partial
+  checkpoint behind. `on_save(step)` is called after each save.
+  """
+
+  def __init__(self, path, every_steps, steps_per_interval, on_save=None):
+    super().__init__()
+    self.path, self.every_steps = path, int(every_steps)
+    self.steps_per_interval, self.on_save = int(steps_per_interval), on_save
+
+  def on_epoch_end(self, epoch, logs=None):
+    step = (epoch + 1) * self.steps_per_interval
+    if step // self.every_steps != (step - self.steps_per_interval) // self.every_steps:
+      self.save(step)
+
+  def save(self, step):
+    with atomic.atomic_file(self.path) as tmp:
+      self.model.save(tmp)
+    if self.on_save is not None:
+      self.on_save(step)
