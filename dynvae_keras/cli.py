@@ -52,13 +52,17 @@ def build_parser():
 def main(argv=None):
   logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
   args = build_parser().parse_args(argv)
-  from dynvae_keras.data.files import DatasetFormatError, DatasetNotFoundError  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.data.files import (  # pylint: disable=g-import-not-at-top
+      DatasetFormatError, DatasetNotFoundError, UnknownDatasetError)
   from dynvae_keras.gin_utils import GinConfigError  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.train import ModelDirError  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.train import ConfigValueError, ModelDirError  # pylint: disable=g-import-not-at-top
   try:
     args.fn(args)
-  except (GinConfigError, ModelDirError, DatasetNotFoundError, DatasetFormatError, FileExistsError) as e:
-    print(f"dynvae {args.command}: error: {e}", file=sys.stderr)
+  except (GinConfigError, ConfigValueError, ModelDirError, DatasetNotFoundError, DatasetFormatError,
+          UnknownDatasetError, FileExistsError) as e:
+    # gin appends "In call to configurable ..." lines; the first lines say what is wrong.
+    message = "\n".join(line for line in str(e).splitlines() if not line.strip().startswith("In call to"))
+    print(f"dynvae {args.command}: error: {message}", file=sys.stderr)
     return 2
   return 0
 

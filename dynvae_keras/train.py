@@ -40,6 +40,17 @@ class ModelDirError(RuntimeError):
   """The model directory cannot be used as asked (finished run, foreign content, ...)."""
 
 
+class ConfigValueError(ValueError):
+  """A `model.*` setting has the wrong type or range."""
+
+
+def _integer(name, value, minimum):
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    raise ConfigValueError(f"model.{name} must be an integer >= {minimum}; got {value!r}. "
+                           f"Fix the binding, e.g. --gin_bindings 'model.{name} = {max(minimum, 1)}'.")
+  return int(value)
+
+
 def check_observations(batch, observation_shape=None):
   """Rejects a training batch that is not float NHWC in [0, 1] without NaN, with the fix in the message."""
   batch = np.asarray(batch)
@@ -113,25 +124,32 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
   """
   del name, model_num  # recorded through the operative gin config
   start_time = time.time()
+  training_steps = _integer("training_steps", training_steps, 1)
+  batch_size = _integer("batch_size", batch_size, 1)
+  random_seed = _integer("random_seed", random_seed, 0)
+  eval_steps = _integer("eval_steps", eval_steps, 1)
+  log_every = _integer("log_every", log_every, 1)
+  checkpoint_every = _integer("checkpoint_every", checkpoint_every, 1)
+  steps_per_execution = _integer("steps_per_execution", steps_per_execution, 1)
   resume_step = _prepare_model_dir(model_dir, overwrite)
-  keras.utils.set_random_seed(int(random_seed))
+  keras.utils.set_random_seed(random_seed)
   data = named_data.get_named_ground_truth_data()
   check_observations(input_pipeline.sample_batch(data, min(batch_size, 8), random_seed, 0),
                      data.observation_shape)
-  interval = _interval(int(training_steps), int(log_every), int(steps_per_execution))
+  interval = _interval(training_steps, log_every, steps_per_execution)
 
   if resume_step is not None and resume_step < training_steps:
     logger.info("Resuming %s from step %d.", model_dir, resume_step)
     model = keras.saving.load_model(os.path.join(model_dir, CHECKPOINT))
     initial_step = int(keras.ops.convert_to_numpy(model.step))
   else:
-    model = type(model).from_config({**model.get_config(), "seed": int(random_seed)})
+    model = type(model).from_config({**model.get_config(), "seed": random_seed})
     model.build((None, *data.observation_shape))
-    factories.compile_model(model, steps_per_execution=int(steps_per_execution), jit_compile=jit_compile)
+    factories.compile_model(model, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     initial_step = 0
     os.makedirs(model_dir, exist_ok=True)
 
-  remaining = int(training_steps) - initial_step
+  remaining = training_steps - initial_step
   callbacks = [
       FiniteLossGuard(interval),
       IntervalCSVLogger(os.path.join(model_dir, "logs", "metrics.csv"), interval),
@@ -146,13 +164,13 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
   if remaining > 0:
     stream = input_pipeline.training_input(data, batch_size, remaining, seed=random_seed,
                                            start_step=initial_step)
-    model.fit(stream, epochs=int(training_steps) // interval, initial_epoch=initial_step // interval,
+    model.fit(stream, epochs=training_steps // interval, initial_epoch=initial_step // interval,
               steps_per_epoch=interval, shuffle=False, verbose=verbose, callbacks=callbacks)
 
   with atomic.atomic_file(os.path.join(model_dir, FINAL_MODEL)) as tmp:
     model.save(tmp)
-  eval_stream = input_pipeline.training_input(data, batch_size, int(eval_steps), seed=int(random_seed) + 1)
-  evaluation = model.evaluate(eval_stream, steps=int(eval_steps), verbose=0, return_dict=True)
+  eval_stream = input_pipeline.training_input(data, batch_size, eval_steps, seed=random_seed + 1)
+  evaluation = model.evaluate(eval_stream, steps=eval_steps, verbose=0, return_dict=True)
   train_results = {k: float(keras.ops.convert_to_numpy(v)) for k, v in evaluation.items()}
   train_results["global_step"] = int(keras.ops.convert_to_numpy(model.step))
   train_results["elapsed_time"] = time.time() - start_time

@@ -76,7 +76,7 @@ class FiniteLossGuard(keras.callbacks.Callback):
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
-  """Saves the whole model (weights, optimizer, controller state) every `every_steps` steps.
+  """Saves the whole model (weights, optimizer, controller state) every `every_steps` steps and at the end.
 
   The file is written under a temporary name and renamed, so a crash never leaves a partial
   checkpoint behind. `on_save(step)` is called after each save.
@@ -86,13 +86,20 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     super().__init__()
     self.path, self.every_steps = path, int(every_steps)
     self.steps_per_interval, self.on_save = int(steps_per_interval), on_save
+    self._last_step = self._saved_step = None
 
   def on_epoch_end(self, epoch, logs=None):
     step = (epoch + 1) * self.steps_per_interval
+    self._last_step = step
     if step // self.every_steps != (step - self.steps_per_interval) // self.every_steps:
       self.save(step)
 
+  def on_train_end(self, logs=None):
+    if self._last_step is not None and self._saved_step != self._last_step:
+      self.save(self._last_step)
+
   def save(self, step):
+    self._saved_step = step
     with atomic.atomic_file(self.path) as tmp:
       self.model.save(tmp)
     if self.on_save is not None:

@@ -9,7 +9,8 @@ from dynvae_keras.data.dsprites import (ColorDSprites, DSprites, NoisyDSprites, 
                                         write_procedural_npz)
 from dynvae_keras.data.dummy import DummyData
 from dynvae_keras.data.file_datasets import MPI3D, Cars3D, Shapes3D, SmallNORB
-from dynvae_keras.data.files import DATA_ROOT_ENV, DatasetFormatError, DatasetNotFoundError
+from dynvae_keras.data.files import (DATA_ROOT_ENV, DatasetFormatError, DatasetNotFoundError,
+                                     UnknownDatasetError)
 from dynvae_keras.data.ground_truth_data import GroundTruthData
 from dynvae_keras.data.input_pipeline import (ObservationBatches, make_tf_dataset, sample_batch,
                                               training_input)
@@ -21,5 +22,6 @@ __all__ = [
     "DSprites", "DatasetFormatError", "DatasetNotFoundError", "DummyData", "GroundTruthData",
     "MPI3D", "NoisyDSprites", "ObservationBatches", "ScreamDSprites", "Shapes3D", "SmallNORB",
     "SplitDiscreteStateSpace", "StateSpaceAtomIndex", "get_named_ground_truth_data",
-    "make_tf_dataset", "sample_batch", "training_input", "write_procedural_npz",
+    "UnknownDatasetError", "make_tf_dataset", "sample_batch", "training_input",
+    "write_procedural_npz",
 ]

@@ -15,6 +15,10 @@ class DatasetNotFoundError(FileNotFoundError):
   """A data set's files are not where they are expected."""
 
 
+class UnknownDatasetError(ValueError):
+  """A data set name that is not one of dlib's names."""
+
+
 class DatasetFormatError(ValueError):
   """A data set's file exists but does not have the expected schema."""
 

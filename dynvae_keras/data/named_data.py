@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gin
 
-from dynvae_keras.data import dsprites, dummy, file_datasets
+from dynvae_keras.data import dsprites, dummy, file_datasets, files
 
 _BUILDERS = {
     "dsprites_full": lambda: dsprites.DSprites([1, 2, 3, 4, 5]),
@@ -33,5 +33,5 @@ def get_named_ground_truth_data(name):
   present, else the procedural renderer; the other data sets need their files.
   """
   if name not in _BUILDERS:
-    raise ValueError(f"Unknown dataset name '{name}'. Known names: {', '.join(DATASET_NAMES)}.")
+    raise files.UnknownDatasetError(f"Unknown dataset name '{name}'. Known names: {', '.join(DATASET_NAMES)}.")
   return _BUILDERS[name]()
