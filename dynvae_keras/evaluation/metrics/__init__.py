@@ -1,0 +1,41 @@
+"""disentanglement_lib's metrics with dlib's signatures, gin names, parameters and result keys.
+
+Every function has the signature
+`compute_X(ground_truth_data, representation_function, random_state, artifact_dir=None, **params)`
+and returns dlib's scores for the same data, representation and seed: all randomness is drawn
+from `random_state` in dlib's order. Observations are encoded in large batches (the
+representation function draws no randomness), which makes the scores identical for any
+representation function that treats rows independently.
+"""
+
+from dynvae_keras.evaluation.metrics import (beta_vae, dci, downstream_task, factor_vae, irs, mig,
+                                             modularity_explicitness, sap_score,
+                                             unsupervised_metrics, utils)
+from dynvae_keras.evaluation.metrics.beta_vae import compute_beta_vae_sklearn
+from dynvae_keras.evaluation.metrics.dci import compute_dci
+from dynvae_keras.evaluation.metrics.downstream_task import compute_downstream_task
+from dynvae_keras.evaluation.metrics.factor_vae import compute_factor_vae
+from dynvae_keras.evaluation.metrics.irs import compute_irs
+from dynvae_keras.evaluation.metrics.mig import compute_mig
+from dynvae_keras.evaluation.metrics.modularity_explicitness import compute_modularity_explicitness
+from dynvae_keras.evaluation.metrics.sap_score import compute_sap
+from dynvae_keras.evaluation.metrics.unsupervised_metrics import unsupervised_metrics
+
+#: gin names of the evaluation functions (dlib's `@name` references).
+METRICS = {
+    "beta_vae_sklearn": compute_beta_vae_sklearn,
+    "factor_vae_score": compute_factor_vae,
+    "mig": compute_mig,
+    "dci": compute_dci,
+    "sap_score": compute_sap,
+    "modularity_explicitness": compute_modularity_explicitness,
+    "irs": compute_irs,
+    "unsupervised_metrics": unsupervised_metrics,
+    "downstream_task": compute_downstream_task,
+}
+
+__all__ = ["METRICS", "beta_vae", "compute_beta_vae_sklearn", "compute_dci",
+           "compute_downstream_task", "compute_factor_vae", "compute_irs", "compute_mig",
+           "compute_modularity_explicitness", "compute_sap", "dci", "downstream_task",
+           "factor_vae", "irs", "mig", "modularity_explicitness", "sap_score",
+           "unsupervised_metrics", "utils"]
