@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import keras
 
+from keras import ops
+
 from dynvae_keras.models import losses
+from dynvae_keras.models.beta_vae import CONTROLLER_TERMS, deserialize_controller
 from dynvae_keras.models.vae import GaussianVAE
 
 
@@ -14,17 +17,30 @@ class BetaTCVAE(GaussianVAE):
 
   Args:
     beta: TC weight + 1 (dlib `beta_tc_vae.beta`).
+    controller: optional controller driving the TC weight (β − 1) from the batch TC estimate
+      (its set point is then a TC target); logged as `beta`, `kl_setpoint`, ... like β-VAE's.
   """
 
   tracked_terms = GaussianVAE.tracked_terms + ("tc",)
 
-  def __init__(self, beta=6.0, **kwargs):
+  def __init__(self, beta=6.0, controller=None, **kwargs):
     super().__init__(**kwargs)
     self.beta_value = float(beta)
+    self.controller = deserialize_controller(controller)
+
+  @property
+  def state_terms(self):
+    return () if self.controller is None else CONTROLLER_TERMS
 
   def get_config(self):
-    return {**super().get_config(), "beta": self.beta_value}
+    config = {**super().get_config(), "beta": self.beta_value}
+    if self.controller is not None:
+      config["controller"] = keras.saving.serialize_keras_object(self.controller)
+    return config
 
   def regularizer(self, kl_loss, z_mean, z_logvar, z_sampled, training):
     tc = losses.total_correlation(z_sampled, z_mean, z_logvar)
-    return kl_loss + (self.beta_value - 1.0) * tc, {"tc": tc}
+    if self.controller is None:
+      return kl_loss + (self.beta_value - 1.0) * tc, {"tc": tc}
+    logs = self.controller.update(ops.stop_gradient(tc)) if training else self.controller.last_logs()
+    return kl_loss + logs["beta"] * tc, {"tc": tc, **logs}

@@ -1,4 +1,4 @@
-"""β-VAE (Higgins et al. 2017): loss = reconstruction + β·KL."""
+"""β-VAE (Higgins et al. 2017): loss = reconstruction + β·KL, with β fixed or driven by a controller."""
 
 from __future__ import annotations
 
@@ -7,29 +7,91 @@ from keras import ops
 
 from dynvae_keras.models.vae import GaussianVAE
 
+CONTROLLER_TERMS = ("beta", "kl_setpoint", "kl_feedback", "p_term", "i_term")
+
+
+def deserialize_controller(controller):
+  if controller is None or isinstance(controller, keras.layers.Layer):
+    return controller
+  return keras.saving.deserialize_keras_object(controller)
+
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
 class BetaVAE(GaussianVAE):
-  """β-VAE; β is a non-trainable variable so that controllers and callbacks can drive it.
+  """β-VAE; β is a non-trainable variable, set by `controller` each training step when given.
 
   Args:
-    beta: KL weight (dlib `vae.beta`); β = 1 is the plain VAE.
+    beta: KL weight (dlib `vae.beta`); β = 1 is the plain VAE. Ignored when a controller is
+      given (the controller's initial β is used).
+    controller: optional closed-loop controller (`dynvae_keras.control.PIController`,
+      `IncrementalPIController`, ...): called once per training step with the batch KL (no
+      gradient flows through it) and returns that step's β.
     **kwargs: see :class:`GaussianVAE`.
   """
 
-  state_terms = ("beta",)
-
-  def __init__(self, beta=1.0, **kwargs):
+  def __init__(self, beta=1.0, controller=None, **kwargs):
     super().__init__(**kwargs)
     if float(beta) < 0:
       raise ValueError(f"beta must be >= 0; got {beta}.")
-    self.initial_beta = float(beta)
-    self.beta = self.add_weight(name="beta", shape=(), initializer=keras.initializers.Constant(self.initial_beta),
-                                trainable=False)
+    self.controller = deserialize_controller(controller)
+    self.initial_beta = float(beta) if self.controller is None else float(
+        ops.convert_to_numpy(self.controller.beta))
+    self.beta = self.add_weight(name="beta", shape=(), trainable=False,
+                                initializer=keras.initializers.Constant(self.initial_beta))
+
+  @property
+  def state_terms(self):
+    return ("beta",) if self.controller is None else CONTROLLER_TERMS
 
   def get_config(self):
-    return {**super().get_config(), "beta": self.initial_beta}
+    config = {**super().get_config(), "beta": self.initial_beta}
+    if self.controller is not None:
+      config["controller"] = keras.saving.serialize_keras_object(self.controller)
+    return config
 
   def regularizer(self, kl_loss, z_mean, z_logvar, z_sampled, training):
-    beta = ops.copy(ops.convert_to_tensor(self.beta))
-    return beta * kl_loss, {"beta": beta}
+    if self.controller is None:
+      beta = ops.copy(ops.convert_to_tensor(self.beta))
+      return beta * kl_loss, {"beta": beta}
+    if training:
+      logs = self.controller.update(ops.stop_gradient(kl_loss))
+      self.beta.assign(logs["beta"])
+    else:
+      logs = self.controller.last_logs()
+    return logs["beta"] * kl_loss, dict(logs)
+
+
+@keras.saving.register_keras_serializable(package="dynvae_keras")
+class ControlVAE(BetaVAE):
+  """ControlVAE (Shao et al. 2020): β from a positional PI controller on the batch KL.
+
+  Args:
+    controller: default `PIController()` — Kp 0.01, Ki 0.001, β_min 1, staircase set point
+      0.5 + 0.15 every 5000 steps up to 18 (the official dSprites settings).
+  """
+
+  def __init__(self, controller=None, **kwargs):
+    from dynvae_keras.control import PIController  # pylint: disable=g-import-not-at-top
+    kwargs.pop("beta", None)
+    super().__init__(controller=deserialize_controller(controller) or PIController(name="controller"),
+                     **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="dynvae_keras")
+class DynamicVAE(BetaVAE):
+  """DynamicVAE (Shao et al. 2021): β from an incremental PI controller on a moving-average KL.
+
+  β starts large (β₀ = 50) to disentangle and falls below 1 (floor 0.1) as the hybrid-annealed
+  set point rises, so that reconstruction improves late in training.
+
+  Args:
+    controller: default `IncrementalPIController()` — β₀ 50, β_min 0.1, Kp 0.01, Ki 0.005,
+      window 5, hybrid annealing 0.5, +0.15 per 6000 steps ramped over 1000, to 20.
+  """
+
+  def __init__(self, controller=None, **kwargs):
+    from dynvae_keras.control import IncrementalPIController  # pylint: disable=g-import-not-at-top
+    kwargs.pop("beta", None)
+    super().__init__(
+        controller=deserialize_controller(controller) or IncrementalPIController(name="controller"),
+        **kwargs)

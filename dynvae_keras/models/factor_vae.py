@@ -52,20 +52,12 @@ class FactorVAE(GaussianVAE):
   def get_config(self):
     return {**super().get_config(), "gamma": self.gamma, "discriminator_fn": self.discriminator_fn}
 
-  def compile(self, optimizer="adam", discriminator_optimizer=None, **kwargs):
-    """Compiles with a MultiOptimizer: `optimizer` for the VAE, `discriminator_optimizer` for D."""
-    optimizer = keras.optimizers.get(optimizer)
-    if not isinstance(optimizer, keras.optimizers.MultiOptimizer):
-      discriminator_optimizer = keras.optimizers.get(discriminator_optimizer or default_discriminator_optimizer())
-      optimizer = keras.optimizers.MultiOptimizer(keras.optimizers.OptimizerMap(
-          optimizer, {architectures.DISCRIMINATOR_VARIABLE_PATTERN: discriminator_optimizer}))
-    super().compile(optimizer=optimizer, **kwargs)
+  extra_optimizer_args = ("discriminator_optimizer",)
 
-  def compile_from_config(self, config):
-    config = keras.saving.deserialize_keras_object(config)
-    self.compile(**config)
-    if self.built:
-      self.optimizer.build(self.trainable_variables)
+  def optimizer_routes(self, discriminator_optimizer=None):
+    """The discriminator's variables go to `discriminator_optimizer` (compile argument)."""
+    optimizer = keras.optimizers.get(discriminator_optimizer or default_discriminator_optimizer())
+    return {architectures.DISCRIMINATOR_VARIABLE_PATTERN: optimizer}
 
   def loss_key_for(self, variable):
     if re.fullmatch(architectures.DISCRIMINATOR_VARIABLE_PATTERN, variable.path):

@@ -120,3 +120,71 @@ def compile_model(model, optimizer=None, **kwargs):
   else:
     model.compile(optimizer=optimizer, **kwargs)
   return model
+
+
+# Controlled models --------------------------------------------------------------------
+@gin.configurable("constant_setpoint")
+def constant_setpoint(value=gin.REQUIRED):
+  from dynvae_keras.control import ConstantSetPoint  # pylint: disable=g-import-not-at-top
+  return ConstantSetPoint(value)
+
+
+@gin.configurable("staircase_setpoint")
+def staircase_setpoint(start=0.5, step=0.15, every=5000, maximum=18.0):
+  """ControlVAE's set point: start + step every `every` steps, capped at `maximum`."""
+  from dynvae_keras.control import StaircaseSetPoint  # pylint: disable=g-import-not-at-top
+  return StaircaseSetPoint(start, step, every, maximum)
+
+
+@gin.configurable("hybrid_annealing_setpoint")
+def hybrid_annealing_setpoint(start=0.5, step=0.15, period=6000, ramp=1000, maximum=20.0):
+  """DynamicVAE's set point: +step ramped over `ramp` steps at the start of every `period` steps."""
+  from dynvae_keras.control import HybridAnnealingSetPoint  # pylint: disable=g-import-not-at-top
+  return HybridAnnealingSetPoint(start, step, period, ramp, maximum)
+
+
+@gin.configurable("linear_setpoint")
+def linear_setpoint(start=0.0, end=25.0, steps=100000):
+  from dynvae_keras.control import LinearSetPoint  # pylint: disable=g-import-not-at-top
+  return LinearSetPoint(start, end, steps)
+
+
+@gin.configurable("control_vae", allowlist=["kp", "ki", "beta_min", "beta_max", "setpoint"])
+def control_vae(kp=0.01, ki=0.001, beta_min=1.0, beta_max=None, setpoint=None, seed=None):
+  """ControlVAE (positional PI on the batch KL); set point default `staircase_setpoint()`."""
+  from dynvae_keras.control import PIController  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.models.beta_vae import ControlVAE  # pylint: disable=g-import-not-at-top
+  controller = PIController(setpoint or staircase_setpoint(), kp=kp, ki=ki, beta_min=beta_min,
+                            beta_max=beta_max, name="controller")
+  return ControlVAE(controller=controller, **shared_settings(seed))
+
+
+@gin.configurable("dynamic_vae", allowlist=["beta_0", "beta_min", "beta_max", "kp", "ki", "window",
+                                            "zero_init", "setpoint"])
+def dynamic_vae(beta_0=50.0, beta_min=0.1, beta_max=None, kp=0.01, ki=0.005, window=5,
+                zero_init=True, setpoint=None, seed=None):
+  """DynamicVAE (incremental PI on a moving-average KL); set point default `hybrid_annealing_setpoint()`."""
+  from dynvae_keras.control import IncrementalPIController  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.models.beta_vae import DynamicVAE  # pylint: disable=g-import-not-at-top
+  controller = IncrementalPIController(setpoint or hybrid_annealing_setpoint(), beta_0=beta_0,
+                                       beta_min=beta_min, kp=kp, ki=ki, window=window,
+                                       zero_init=zero_init, beta_max=beta_max, name="controller")
+  return DynamicVAE(controller=controller, **shared_settings(seed))
+
+
+@gin.configurable("l_vae", allowlist=["parameterisation", "regularizer", "regularizer_weight",
+                                      "initial_beta", "weights_learning_rate"])
+def l_vae(parameterisation="uncertainty", regularizer="log_barrier", regularizer_weight=1.0,
+          initial_beta=1.0, weights_learning_rate=None, seed=None):
+  """L-VAE (learnable loss weights; our reading of the paper, see `LearnableLossWeights`)."""
+  from dynvae_keras.models.learnable_vae import LVAE  # pylint: disable=g-import-not-at-top
+  return LVAE(parameterisation=parameterisation, regularizer=regularizer,
+              regularizer_weight=regularizer_weight, initial_beta=initial_beta,
+              weights_learning_rate=weights_learning_rate, **shared_settings(seed))
+
+
+@gin.configurable("sigma_vae", allowlist=[])
+def sigma_vae(seed=None):
+  """σ-VAE (calibrated Gaussian decoder, β = 1)."""
+  from dynvae_keras.models.sigma_vae import SigmaVAE  # pylint: disable=g-import-not-at-top
+  return SigmaVAE(**shared_settings(seed))

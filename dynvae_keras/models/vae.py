@@ -4,7 +4,7 @@ Subclasses override one hook, as in dlib and disent:
 
 * `regularizer(kl_loss, z_mean, z_logvar, z_sampled, training)` → (regularizer, extra terms);
   the loss is `reconstruction_loss + regularizer`;
-* optionally `reconstruction_per_example(images, logits)`, `combine(terms)`, and
+* optionally `reconstruction(images, logits)`, `combine(terms)`, and
   `loss_key_for(variable)` for parameters trained on another loss.
 
 Conventions: images float32 NHWC in [0, 1]; the reconstruction loss is summed over pixels and
@@ -77,6 +77,30 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
   def build_extra(self, image_shape):
     """Hook: create model-specific sub-models (e.g. a discriminator)."""
 
+  # Optimizers -----------------------------------------------------------------------
+  #: Extra keyword arguments of `compile` naming optimizers for groups of variables.
+  extra_optimizer_args: tuple = ()
+
+  def optimizer_routes(self, **extra_optimizers):
+    """Hook: {variable-path regex: optimizer} for variables not trained by the main optimizer."""
+    del extra_optimizers
+    return {}
+
+  def compile(self, optimizer="adam", **kwargs):
+    """`keras.Model.compile`; models with `optimizer_routes` get a `keras.optimizers.MultiOptimizer`."""
+    extra = {k: kwargs.pop(k) for k in self.extra_optimizer_args if k in kwargs}
+    optimizer = keras.optimizers.get(optimizer)
+    if not isinstance(optimizer, keras.optimizers.MultiOptimizer):
+      routes = self.optimizer_routes(**extra)
+      if routes:
+        optimizer = keras.optimizers.MultiOptimizer(keras.optimizers.OptimizerMap(optimizer, routes))
+    super().compile(optimizer=optimizer, **kwargs)
+
+  def compile_from_config(self, config):
+    self.compile(**keras.saving.deserialize_keras_object(config))
+    if self.built:
+      self.optimizer.build(self.trainable_variables)
+
   def get_config(self):
     config = super().get_config()
     config.update(num_latent=self.num_latent, encoder_fn=self.encoder_fn,
@@ -125,9 +149,9 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
             "reconstructions": self.decode(z_sampled, training=training)}
 
   # Loss ----------------------------------------------------------------------------
-  def reconstruction_per_example(self, images, logits):
-    """Reconstruction loss per example (B,), summed over pixels."""
-    return losses.RECONSTRUCTION_LOSSES[self.reconstruction_loss](images, logits, self.activation)
+  def reconstruction(self, images, logits):
+    """Hook: (reconstruction loss per example (B,) summed over pixels, dict of extra logged terms)."""
+    return losses.RECONSTRUCTION_LOSSES[self.reconstruction_loss](images, logits, self.activation), {}
 
   def regularizer(self, kl_loss, z_mean, z_logvar, z_sampled, training):
     """Hook: returns (regularizer, dict of extra logged terms). Plain VAE: the KL."""
@@ -142,12 +166,13 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
     """All loss terms of one batch as float32 scalars; advances `step` when training."""
     images = ops.cast(images, self.compute_dtype)
     out = self(images, training=training)
-    recon = ops.mean(ops.cast(self.reconstruction_per_example(images, out["reconstructions"]), "float32"))
+    per_example, recon_extra = self.reconstruction(images, out["reconstructions"])
+    recon = ops.mean(ops.cast(per_example, "float32"))
     z_mean, z_logvar, z_sampled = (ops.cast(out[k], "float32") for k in ("z_mean", "z_logvar", "z_sampled"))
     kl = ops.mean(losses.gaussian_kl(z_mean, z_logvar))
     reg, extra = self.regularizer(kl, z_mean, z_logvar, z_sampled, training)
     terms = {"reconstruction_loss": recon, "kl_loss": kl, "elbo": recon + kl, "regularizer": reg,
-             **extra}
+             **recon_extra, **extra}
     terms["loss"] = self.combine(terms)
     if training:
       self.step.assign(self.step + 1)

@@ -1,0 +1,184 @@
+"""Closed-loop weight controllers: ControlVAE's positional PI and DynamicVAE's incremental PI.
+
+Both map the KL of a training step to a weight (β) and keep their state in non-trainable
+variables, so they run inside a compiled step (jit, `steps_per_execution`) and are saved
+with the model. Contract: `controller.update(kl)` is called once per training step with that
+step's KL (a scalar: summed over latents, averaged over the global batch) and returns a dict
+with the step's `beta`, `kl_setpoint`, `kl_feedback`, `p_term`, `i_term`; `controller(kl)`
+returns only `beta`. Errors follow the official code: e = C(t) − y(t), f(e) = 1/(1 + exp(e)),
+t counted from 1.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from dynvae_keras.control.moving_average import MovingAverage
+from dynvae_keras.control.setpoints import SetPoint
+
+
+def _f(error):
+  """1 / (1 + exp(e)), computed stably as sigmoid(−e)."""
+  return ops.sigmoid(-error)
+
+
+class _Controller(keras.layers.Layer):
+  """Shared parts: the step counter, the set point, the last logged values, β clamps."""
+
+  def __init__(self, setpoint, beta_min, beta_max=None, **kwargs):
+    super().__init__(**kwargs)
+    if not isinstance(setpoint, SetPoint):
+      setpoint = keras.saving.deserialize_keras_object(setpoint)
+    if beta_max is not None and float(beta_max) < float(beta_min):
+      raise ValueError(f"beta_max ({beta_max}) must be >= beta_min ({beta_min}).")
+    if float(beta_min) < 0:
+      raise ValueError(f"beta_min must be >= 0; got {beta_min}.")
+    self.setpoint = setpoint
+    self.beta_min = float(beta_min)
+    self.beta_max = None if beta_max is None else float(beta_max)
+    self.step = self.add_weight(name="step", shape=(), initializer="zeros", trainable=False)
+    self.beta = self.add_weight(name="beta", shape=(), initializer="zeros", trainable=False)
+    self._last = {name: self.add_weight(name=name, shape=(), initializer="zeros", trainable=False)
+                  for name in ("kl_setpoint", "kl_feedback", "p_term", "i_term")}
+
+  def _record(self, logs):
+    """Stores the step's logged values (readable later through `last_logs`) and returns them."""
+    self.beta.assign(logs["beta"])
+    for name, variable in self._last.items():
+      variable.assign(logs[name])
+    return logs
+
+  def last_logs(self):
+    """The values logged by the last update (β's initial value and zeros before any update)."""
+    logs = {name: ops.convert_to_tensor(v) for name, v in self._last.items()}
+    logs["beta"] = ops.convert_to_tensor(self.beta)
+    return logs
+
+  def _clamp(self, w):
+    beta = ops.maximum(w, self.beta_min)
+    return beta if self.beta_max is None else ops.minimum(beta, self.beta_max)
+
+  def _advance_step(self):
+    t = ops.convert_to_tensor(self.step) + 1.0
+    self.step.assign(t)
+    return t
+
+  def __call__(self, kl, **kwargs):
+    return super().__call__(ops.convert_to_tensor(kl, "float32"), **kwargs)
+
+  def call(self, kl):
+    return self.update(kl)["beta"]
+
+  def get_config(self):
+    return {**super().get_config(), "setpoint": keras.saving.serialize_keras_object(self.setpoint),
+            "beta_min": self.beta_min, "beta_max": self.beta_max}
+
+
+@keras.saving.register_keras_serializable(package="dynvae_keras")
+class PIController(_Controller):
+  """ControlVAE's positional PI controller on the raw batch KL.
+
+  W(t) = Kp·f(e) + I(t) + β_min with I(t) = I(t−1) − Ki·e, except that the integral is frozen
+  while the previous unclamped output W(t−1) is below β_min (anti-windup; W(0) = 0, so the
+  first step never integrates). β = max(W, β_min) (and ≤ β_max when given).
+
+  Args:
+    setpoint: a :class:`SetPoint` (default: ControlVAE's staircase 0.5 + 0.15 / 5000 to 18).
+    kp, ki: gains (dSprites: 0.01, 0.001).
+    beta_min: lower clamp and offset (1).
+    beta_max: optional upper clamp (the official disentangling code has none).
+  """
+
+  def __init__(self, setpoint=None, kp=0.01, ki=0.001, beta_min=1.0, beta_max=None, **kwargs):
+    from dynvae_keras.control.setpoints import StaircaseSetPoint  # pylint: disable=g-import-not-at-top
+    super().__init__(setpoint or StaircaseSetPoint(), beta_min, beta_max, **kwargs)
+    if float(kp) < 0 or float(ki) < 0:
+      raise ValueError(f"gains must be >= 0; got kp={kp}, ki={ki}.")
+    self.kp, self.ki = float(kp), float(ki)
+    self.beta.assign(self.beta_min)
+    self.integral = self.add_weight(name="integral", shape=(), initializer="zeros", trainable=False)
+    self.previous_output = self.add_weight(name="previous_output", shape=(), initializer="zeros",
+                                           trainable=False)
+
+  def update(self, kl):
+    kl = ops.cast(kl, "float32")
+    t = self._advance_step()
+    setpoint = ops.cast(self.setpoint(t), "float32")
+    error = setpoint - kl
+    p_term = self.kp * _f(error)
+    integral_prev = ops.convert_to_tensor(self.integral)
+    integral = ops.where(ops.convert_to_tensor(self.previous_output) < self.beta_min,
+                         integral_prev, integral_prev - self.ki * error)
+    output = p_term + integral + self.beta_min
+    beta = self._clamp(output)
+    self.integral.assign(integral)
+    self.previous_output.assign(output)
+    return self._record({"beta": beta, "kl_setpoint": setpoint, "kl_feedback": kl, "p_term": p_term,
+                         "i_term": integral})
+
+  def get_config(self):
+    return {**super().get_config(), "kp": self.kp, "ki": self.ki}
+
+
+@keras.saving.register_keras_serializable(package="dynvae_keras")
+class IncrementalPIController(_Controller):
+  """DynamicVAE's incremental PI controller on a moving average of the batch KL.
+
+  W(t) = W(t−1) + Kp·[f(e(t)) − f(e(t−1))] − Ki·e(t), the Ki term skipped while W(t−1) < β_min;
+  W(0) = β₀, e(−1) = 0; β = max(W, β_min) (and ≤ β_max when given); W is kept unclamped.
+  The feedback y(t) is the mean of the last `window` batch KLs (:class:`MovingAverage`).
+  Logged: `p_term` = Kp·(f(e(t)) − f(0)) and `i_term` = the integrated −Ki·e, so that
+  W = β₀ + p_term + i_term.
+
+  Args:
+    setpoint: a :class:`SetPoint` (default: DynamicVAE's hybrid annealing 0.5, +0.15 per 6000
+      steps ramped over 1000, to 20).
+    beta_0: initial β (dSprites 50).
+    beta_min: lower clamp (0.1).
+    kp, ki: gains (0.01, 0.005).
+    window: moving-average length T (5).
+    zero_init: initialise the FIFO with zeros as the official code.
+    beta_max: optional upper clamp.
+  """
+
+  def __init__(self, setpoint=None, beta_0=50.0, beta_min=0.1, kp=0.01, ki=0.005, window=5,
+               zero_init=True, beta_max=None, **kwargs):
+    from dynvae_keras.control.setpoints import HybridAnnealingSetPoint  # pylint: disable=g-import-not-at-top
+    super().__init__(setpoint or HybridAnnealingSetPoint(), beta_min, beta_max, **kwargs)
+    if float(beta_0) < float(beta_min):
+      raise ValueError(f"beta_0 ({beta_0}) must be >= beta_min ({beta_min}).")
+    if float(kp) < 0 or float(ki) < 0:
+      raise ValueError(f"gains must be >= 0; got kp={kp}, ki={ki}.")
+    self.beta_0, self.kp, self.ki = float(beta_0), float(kp), float(ki)
+    self.window, self.zero_init = int(window), bool(zero_init)
+    self.average = MovingAverage(self.window, zero_init=self.zero_init, name="kl_average")
+    self.beta.assign(self.beta_0)
+    self.previous_output = self.add_weight(
+        name="previous_output", shape=(), initializer=keras.initializers.Constant(self.beta_0),
+        trainable=False)
+    self.previous_error = self.add_weight(name="previous_error", shape=(), initializer="zeros",
+                                          trainable=False)
+    self.integral = self.add_weight(name="integral", shape=(), initializer="zeros", trainable=False)
+
+  def update(self, kl):
+    kl = ops.cast(kl, "float32")
+    t = self._advance_step()
+    feedback = self.average(kl)
+    setpoint = ops.cast(self.setpoint(t), "float32")
+    error = setpoint - feedback
+    previous_output = ops.convert_to_tensor(self.previous_output)
+    d_p = self.kp * (_f(error) - _f(ops.convert_to_tensor(self.previous_error)))
+    d_i = ops.where(previous_output < self.beta_min, 0.0, -self.ki * error)
+    output = previous_output + d_p + d_i
+    integral = ops.convert_to_tensor(self.integral) + d_i
+    beta = self._clamp(output)
+    self.previous_output.assign(output)
+    self.previous_error.assign(error)
+    self.integral.assign(integral)
+    return self._record({"beta": beta, "kl_setpoint": setpoint, "kl_feedback": feedback,
+                         "p_term": self.kp * (_f(error) - 0.5), "i_term": integral})
+
+  def get_config(self):
+    return {**super().get_config(), "beta_0": self.beta_0, "kp": self.kp, "ki": self.ki,
+            "window": self.window, "zero_init": self.zero_init}

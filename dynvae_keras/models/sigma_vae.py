@@ -1,0 +1,38 @@
+"""σ-VAE (Rybkin et al. 2021): a Gaussian decoder whose variance is calibrated to the batch MSE."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from dynvae_keras.models.losses import _decoded_mean
+from dynvae_keras.models.vae import GaussianVAE
+
+LOG_SIGMA_MIN = -6.0
+
+
+def softclip(x, minimum):
+  """Soft lower clip: minimum + softplus(x − minimum)."""
+  return minimum + ops.softplus(x - minimum)
+
+
+@keras.saving.register_keras_serializable(package="dynvae_keras")
+class SigmaVAE(GaussianVAE):
+  """σ-VAE with the optimal shared σ: σ*² = MSE over the batch and all pixels; β = 1.
+
+  The reconstruction loss per example is Σ_pixels [½((x − μ)/σ)² + log σ + ½ log 2π] with
+  μ = sigmoid(decoder logits) and log σ = −6 + softplus(log σ* + 6) (soft-clipped at −6).
+  Logged: `log_sigma`.
+  """
+
+  tracked_terms = GaussianVAE.tracked_terms + ("log_sigma",)
+
+  def reconstruction(self, images, logits):
+    mean = ops.cast(_decoded_mean(logits, self.activation), "float32")
+    images = ops.cast(images, "float32")
+    squared = ops.reshape(ops.square(images - mean), (ops.shape(images)[0], -1))
+    log_sigma = softclip(0.5 * ops.log(ops.mean(squared)), LOG_SIGMA_MIN)
+    per_pixel = 0.5 * squared * ops.exp(-2.0 * log_sigma) + log_sigma + 0.5 * math.log(2 * math.pi)
+    return ops.sum(per_pixel, axis=1), {"log_sigma": log_sigma}
