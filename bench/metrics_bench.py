@@ -54,6 +54,7 @@ def make_case(case, model_path):
     return ToyData(), mixing
   import keras  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import dynvae_keras.models  # pylint: disable=g-import-not-at-top,unused-import  (registers the classes)
   from dynvae_keras.data import get_named_ground_truth_data  # pylint: disable=g-import-not-at-top
   model = keras.saving.load_model(model_path)
   encode = tf.function(lambda x: model.encoder(x, training=False)[0], reduce_retracing=True)

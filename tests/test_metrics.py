@@ -147,3 +147,23 @@ def test_metric_configs_have_study_parameters(name):
 def test_every_metric_config_is_checked():
   shipped = {os.path.basename(p) for p in glob.glob(str(gin_utils.GIN_CONFIG_DIR / "metric" / "*.gin"))}
   assert shipped == set(STUDY)
+
+
+def test_parallel_gbt_equals_dlib_sequential_loop():
+  from sklearn.ensemble import GradientBoostingClassifier
+  from dynvae_keras.evaluation.metrics import dci
+  rs = np.random.RandomState(0)
+  factors, observations = ToyData().sample(600, rs)
+  codes = identity(observations).T  # discrete codes: many tied splits, so the tree seeds matter
+  codes = np.concatenate([codes, codes[:2] + 0.0], axis=0)  # duplicated features tie exactly
+  ys = factors.T
+  np.random.seed(5)
+  expected = []
+  for y in ys:  # dlib's loop, drawing from the global RNG
+    model = GradientBoostingClassifier().fit(codes.T, y)
+    expected.append(model.feature_importances_)
+  after_sequential = np.random.get_state()[1].copy()
+  np.random.seed(5)
+  importance, _, _ = dci.compute_importance_gbt(codes, ys, codes, ys, n_jobs=2)
+  np.testing.assert_array_equal(importance, np.stack(expected, axis=1))
+  np.testing.assert_array_equal(np.random.get_state()[1], after_sequential)

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import os
+
 import gin
+import joblib
 import numpy as np
 import scipy.stats
 from sklearn.ensemble import GradientBoostingClassifier
 
 from dynvae_keras.evaluation.metrics import utils
 
+#: sklearn's trees draw `randint(0, MAX_INT)` once per tree from the classifier's random state.
+_TREE_SEED_MAX = np.iinfo(np.int32).max
+_N_ESTIMATORS = 100
+
 
 @gin.configurable("dci", denylist=["ground_truth_data", "representation_function", "random_state",
                                    "artifact_dir"])
 def compute_dci(ground_truth_data, representation_function, random_state, artifact_dir=None,
-                num_train=10000, num_test=5000, batch_size=16):
+                num_train=10000, num_test=5000, batch_size=16, n_jobs=None):
   """DCI from gradient-boosted-tree feature importances, one classifier per factor.
 
   The classifiers are built without a seed, as dlib does, so they draw from numpy's global
-  RNG: seed it (`np.random.seed`) for repeatable scores (the evaluation step does).
+  RNG: seed it (`np.random.seed`) for repeatable scores (the evaluation step does). They are
+  fitted in parallel (`n_jobs` processes, default: all cores) with each one's random state
+  positioned where dlib's sequential loop would find the global RNG, so the scores and the
+  global RNG afterwards are exactly dlib's.
 
   Returns:
     {"informativeness_train", "informativeness_test", "disentanglement", "completeness"}.
@@ -27,28 +37,51 @@ def compute_dci(ground_truth_data, representation_function, random_state, artifa
       ground_truth_data, representation_function, num_train, random_state, batch_size)
   mus_test, ys_test = utils.generate_batch_factor_code(
       ground_truth_data, representation_function, num_test, random_state, batch_size)
-  return _compute_dci(mus_train, ys_train, mus_test, ys_test)
+  return _compute_dci(mus_train, ys_train, mus_test, ys_test, n_jobs)
 
 
-def _compute_dci(mus_train, ys_train, mus_test, ys_test):
-  importance_matrix, train_err, test_err = compute_importance_gbt(mus_train, ys_train, mus_test, ys_test)
+def _compute_dci(mus_train, ys_train, mus_test, ys_test, n_jobs=None):
+  importance_matrix, train_err, test_err = compute_importance_gbt(mus_train, ys_train, mus_test, ys_test,
+                                                                  n_jobs)
   return {"informativeness_train": train_err, "informativeness_test": test_err,
           "disentanglement": disentanglement(importance_matrix),
           "completeness": completeness(importance_matrix)}
 
 
-def compute_importance_gbt(x_train, y_train, x_test, y_test):
+def sequential_random_states(y_train):
+  """Random states that per-factor GBTs fitted one after another would see from the global RNG.
+
+  Advances the global RNG past all of them, as the sequential loop would.
+  """
+  global_rng = np.random.mtrand._rand  # pylint: disable=protected-access
+  states = []
+  for y in y_train:
+    state = np.random.RandomState()
+    state.set_state(global_rng.get_state())
+    states.append(state)
+    num_classes = len(np.unique(y))
+    for _ in range(_N_ESTIMATORS * (num_classes if num_classes > 2 else 1)):
+      global_rng.randint(0, _TREE_SEED_MAX)
+  return states
+
+
+def _fit_factor(x_train, y, x_test, y_test, random_state):
+  model = GradientBoostingClassifier(random_state=random_state)
+  model.fit(x_train, y)
+  return (np.abs(model.feature_importances_), np.mean(model.predict(x_train) == y),
+          np.mean(model.predict(x_test) == y_test))
+
+
+def compute_importance_gbt(x_train, y_train, x_test, y_test, n_jobs=None):
   """(num_codes, num_factors) importances and mean train/test accuracies of per-factor GBTs."""
-  num_factors, num_codes = y_train.shape[0], x_train.shape[0]
-  importance_matrix = np.zeros(shape=[num_codes, num_factors], dtype=np.float64)
-  train_loss, test_loss = [], []
-  for i in range(num_factors):
-    model = GradientBoostingClassifier()
-    model.fit(x_train.T, y_train[i, :])
-    importance_matrix[:, i] = np.abs(model.feature_importances_)
-    train_loss.append(np.mean(model.predict(x_train.T) == y_train[i, :]))
-    test_loss.append(np.mean(model.predict(x_test.T) == y_test[i, :]))
-  return importance_matrix, np.mean(train_loss), np.mean(test_loss)
+  num_factors = y_train.shape[0]
+  states = sequential_random_states(y_train)
+  n_jobs = min(num_factors, n_jobs or os.cpu_count() or 1)
+  fits = joblib.Parallel(n_jobs=n_jobs)(
+      joblib.delayed(_fit_factor)(x_train.T, y_train[i, :], x_test.T, y_test[i, :], states[i])
+      for i in range(num_factors))
+  importance_matrix = np.stack([f[0] for f in fits], axis=1).astype(np.float64)
+  return importance_matrix, np.mean([f[1] for f in fits]), np.mean([f[2] for f in fits])
 
 
 def disentanglement_per_code(importance_matrix):
