@@ -169,3 +169,53 @@ def test_jax_fit_matches_hand_stepped_controller():
   for kl, beta in zip(history["kl_loss"], history["beta"]):
     assert float(to_numpy(replay(kl))) == pytest.approx(beta, rel=1e-5)
   assert out["fused_step"] == 8.0 and out["fused_beta"] > 0.1
+
+
+def test_beta_controller_callback_drives_beta_from_outside_the_step():
+  model = models.BetaVAE(beta=1.0, num_latent=4)
+  callback = control.BetaControllerCallback(_controller())
+  model.compile(optimizer=keras.optimizers.Adam(1e-3))
+  stream = data.training_input(dsprites(), 16, 6, seed=0)
+  history = model.fit(stream, epochs=6, steps_per_epoch=1, shuffle=False, verbose=0, callbacks=[callback])
+  replay = _controller()
+  for kl, logged in zip(history.history["kl_loss"], callback.history):
+    assert float(to_numpy(replay(kl))) == pytest.approx(logged["beta"], rel=1e-5)
+  assert float(to_numpy(model.beta)) == pytest.approx(callback.history[-1]["beta"], rel=1e-6)
+  # β set after step t is used at step t + 1.
+  assert history.history["beta"][-1] == pytest.approx(callback.history[-2]["beta"], rel=1e-5)
+
+
+def test_beta_controller_callback_recovers_batch_kls_from_running_means():
+  model = models.BetaVAE(num_latent=4)
+  model(np.zeros((1, 64, 64, 1), "float32"))
+  callback = control.BetaControllerCallback(control.PIController(control.ConstantSetPoint(1.0)))
+  callback.set_model(model)
+  batch_kls, replay = [3.0, 5.0, 1.0, 7.0], control.PIController(control.ConstantSetPoint(1.0))
+  callback.on_epoch_begin(0)
+  for n, kl in enumerate(batch_kls):
+    callback.on_train_batch_end(n, {"kl_loss": np.mean(batch_kls[:n + 1])})
+    assert callback.history[-1]["kl_feedback"] == pytest.approx(kl, rel=1e-6)
+    assert callback.history[-1]["beta"] == pytest.approx(float(to_numpy(replay(kl))), rel=1e-6)
+
+
+def test_beta_controller_callback_refuses_fused_steps():
+  model = models.BetaVAE(num_latent=4)
+  model.compile(optimizer="adam", steps_per_execution=2)
+  with pytest.raises(ValueError, match="steps_per_execution=1"):
+    model.fit(data.training_input(dsprites(), 8, 2, seed=0), epochs=1, steps_per_epoch=2, verbose=0,
+              callbacks=[control.BetaControllerCallback(_controller())])
+
+
+def test_controller_tensorboard_writes_scalars(tmp_path):
+  import glob
+  import tensorflow as tf
+  model = models.DynamicVAE(controller=_controller(), num_latent=4)
+  model.compile(optimizer=keras.optimizers.Adam(1e-3))
+  model.fit(data.training_input(dsprites(), 8, 4, seed=0), epochs=1, steps_per_epoch=4, verbose=0,
+            callbacks=[control.ControllerTensorBoard(str(tmp_path), every=2)])
+  tags = set()
+  for path in glob.glob(str(tmp_path / "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      tags |= {v.tag for v in event.summary.value}
+  assert {"control/beta", "control/kl_setpoint", "control/kl_feedback", "control/p_term",
+          "control/i_term"} <= tags

@@ -3,11 +3,12 @@
 `control/` knows nothing of models: a controller maps a KL to a weight.
 """
 
+from dynvae_keras.control.callbacks import BetaControllerCallback, ControllerTensorBoard
 from dynvae_keras.control.controllers import IncrementalPIController, PIController
 from dynvae_keras.control.loss_weights import LearnableLossWeights
 from dynvae_keras.control.moving_average import MovingAverage
 from dynvae_keras.control.setpoints import (ConstantSetPoint, HybridAnnealingSetPoint, LinearSetPoint,
                                             SetPoint, StaircaseSetPoint)
 
-__all__ = ["ConstantSetPoint", "HybridAnnealingSetPoint", "IncrementalPIController", "LearnableLossWeights", "LinearSetPoint",
+__all__ = ["BetaControllerCallback", "ConstantSetPoint", "ControllerTensorBoard", "HybridAnnealingSetPoint", "IncrementalPIController", "LearnableLossWeights", "LinearSetPoint",
            "MovingAverage", "PIController", "SetPoint", "StaircaseSetPoint"]
