@@ -148,6 +148,22 @@ class DSprites(GroundTruthData):
     all_factors = self.state_space.sample_all_factors(factors, random_state)
     return self.images[all_factors].astype(np.float32)[..., None]
 
+  @property
+  def num_atoms(self):
+    # Only plain dSprites renders deterministically; the variants draw colours or noise.
+    return NUM_IMAGES if type(self).sample_observations_from_factors is DSprites.sample_observations_from_factors else None
+
+  def sample_atom_indices(self, factors, random_state):
+    if self.num_atoms is None:
+      return super().sample_atom_indices(factors, random_state)
+    all_factors = self.state_space.sample_all_factors(factors, random_state)
+    return all_factors @ (NUM_IMAGES // np.cumprod(dsprites_render.FACTOR_SIZES))
+
+  def observations_for_atoms(self, atoms):
+    atoms = np.asarray(atoms, dtype=np.int64)
+    all_factors = np.stack(np.unravel_index(atoms, dsprites_render.FACTOR_SIZES), axis=1)
+    return self.images[all_factors].astype(np.float32)[..., None]
+
 
 class ColorDSprites(DSprites):
   """dSprites with the sprite coloured by a U(0.5, 1)³ colour per image (64×64×3)."""

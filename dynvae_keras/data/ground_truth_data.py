@@ -51,6 +51,20 @@ class GroundTruthData:
     """Samples `num` observations (float32 NHWC in [0, 1])."""
     return self.sample(num, random_state)[1]
 
+  # Optional: data sets whose observation is a deterministic function of the full factor
+  # vector ("atom") implement these, which lets metrics encode every atom once
+  # (`dynvae_keras.evaluation.tabulated`).
+  num_atoms: int | None = None
+
+  def sample_atom_indices(self, factors, random_state):
+    """Atom index (N,) of each row of `factors`, drawing hidden factors exactly as
+    `sample_observations_from_factors` does."""
+    raise NotImplementedError(f"{type(self).__name__} has no deterministic atom table.")
+
+  def observations_for_atoms(self, atoms):
+    """Observations (N, H, W, C) float32 of atom indices (N,)."""
+    raise NotImplementedError(f"{type(self).__name__} has no deterministic atom table.")
+
   def __repr__(self) -> str:
     return (f"{type(self).__name__}(factors_num_values={list(self.factors_num_values)}, "
             f"observation_shape={list(self.observation_shape)})")

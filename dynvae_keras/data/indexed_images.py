@@ -59,12 +59,21 @@ class IndexedImageData(GroundTruthData):
     return self.state_space.sample_latent_factors(num, random_state)
 
   def sample_observations_from_factors(self, factors, random_state):
+    return self.observations_for_atoms(self.sample_atom_indices(factors, random_state))
+
+  @property
+  def num_atoms(self):
+    return len(self.images)
+
+  def sample_atom_indices(self, factors, random_state):
+    """Stored-row indices (N,) of the factors completed with freshly drawn hidden factors."""
     all_factors = self.state_space.sample_all_factors(factors, random_state)
     if self._index is None:
-      rows = all_factors @ self._bases
-    else:
-      rows = self._index.features_to_index(all_factors)
-    images = self.images[rows]
+      return all_factors @ self._bases
+    return self._index.features_to_index(all_factors)
+
+  def observations_for_atoms(self, atoms):
+    images = self.images[np.asarray(atoms, dtype=np.int64)]
     if images.dtype == np.uint8:
       return images.astype(np.float32) / np.float32(255.0)
     return images.astype(np.float32)
