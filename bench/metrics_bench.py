@@ -1,7 +1,7 @@
 """Benchmark: our dlib metrics vs disentanglement_lib's own code, same data, codes and seeds.
 
-For each case — (a) the toy one-hot data with the "mixing" code of ../shared/reference, (b) a
-dlib conv encoder (random init, seed 0) on procedural dsprites_full — runs every study metric
+For each case — (a) the toy one-hot data with the "mixing" code of ../shared/reference, (b) the
+dlib conv encoder of a β-VAE (β 4, seed 0, trained `--train-steps` steps) on procedural dsprites_full — runs every study metric
 with the unsupervised_study_v1 parameters (times `--scale`) twice in one run: ours in this
 process, dlib's (the registry package `disentanglement-lib==1.5`, installed with `pip --target`
 into `--dlib-dir`, imported with two shims: gin's `blacklist` → `denylist`, and a `gin.tf`
@@ -137,6 +137,8 @@ def main():
   parser.add_argument("--scale", type=float, default=1.0, help="fraction of the study's sample sizes")
   parser.add_argument("--metrics", nargs="*", default=list(STUDY))
   parser.add_argument("--dlib-dir", default=os.path.join(tempfile.gettempdir(), "dlib_reference"))
+  parser.add_argument("--train-steps", type=int, default=500,
+                      help="β-VAE steps before scoring, so that the conv codes are informative")
   parser.add_argument("--no-tabulate", action="store_true",
                       help="encode sampled observations instead of encoding every image once")
   args = parser.parse_args()
@@ -145,11 +147,18 @@ def main():
   model_path = os.path.join(tempfile.mkdtemp(), "encoder.keras")
   import keras  # pylint: disable=g-import-not-at-top
   from dynvae_keras import models  # pylint: disable=g-import-not-at-top
+  from dynvae_keras import data as data_lib  # pylint: disable=g-import-not-at-top
   keras.utils.set_random_seed(0)
-  model = models.BetaVAE(num_latent=10)
+  model = models.BetaVAE(beta=4.0, num_latent=10)
   model.build((None, 64, 64, 1))
+  if args.train_steps:
+    model.compile(optimizer=keras.optimizers.Adam(5e-4))
+    model.fit(data_lib.training_input(data_lib.get_named_ground_truth_data("dsprites_full"), 64,
+                                      args.train_steps, seed=0),
+              epochs=1, steps_per_epoch=args.train_steps, shuffle=False, verbose=0)
   model.save(model_path)
-  print(f"scale {args.scale}; dlib from {args.dlib_dir}; cpu cores {os.cpu_count()}")
+  print(f"scale {args.scale}; dlib from {args.dlib_dir}; cpu cores {os.cpu_count()}; "
+        f"encoder trained {args.train_steps} steps")
   for case in (["toy", "conv"] if args.case == "all" else [args.case]):
     ours = run_ours(case, args.metrics, params, model_path, tabulate=not args.no_tabulate)
     theirs = run_dlib(case, args.metrics, params, args.dlib_dir, model_path)

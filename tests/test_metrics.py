@@ -167,3 +167,18 @@ def test_parallel_gbt_equals_dlib_sequential_loop():
   importance, _, _ = dci.compute_importance_gbt(codes, ys, codes, ys, n_jobs=2)
   np.testing.assert_array_equal(importance, np.stack(expected, axis=1))
   np.testing.assert_array_equal(np.random.get_state()[1], after_sequential)
+
+
+def test_on_fixed_data_variants_match_sampled_metrics():
+  data = ToyData()
+  factors, observations = data.sample(1000, np.random.RandomState(0))
+  test_factors, test_observations = data.sample(500, np.random.RandomState(1))
+  np.random.seed(0)
+  fixed = metrics.dci.compute_dci_on_fixed_data(observations, factors.T, identity, test_observations,
+                                                test_factors.T)
+  assert fixed["disentanglement"] >= 0.9
+  sap = metrics.sap_score.compute_sap_on_fixed_data(observations, factors.T, identity, test_observations,
+                                                    test_factors.T)
+  assert sap["SAP_score"] > 0.1
+  with pytest.raises(ValueError, match="labels must be"):
+    metrics.mig.compute_mig_on_fixed_data(observations, factors, identity)

@@ -36,5 +36,4 @@ def _compute_mig(mus_train, ys_train):
 def compute_mig_on_fixed_data(observations, labels, representation_function, batch_size=100):
   """MIG on given observations (N, H, W, C) and factor labels (num_factors, N), as dlib's variant."""
   del batch_size
-  mus = np.transpose(utils.encode(representation_function, observations))
-  return _compute_mig(mus, np.asarray(labels))
+  return _compute_mig(*utils.encode_fixed_data(observations, labels, representation_function))

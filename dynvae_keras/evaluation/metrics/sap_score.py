@@ -34,6 +34,16 @@ def _compute_sap(mus, ys, mus_test, ys_test, continuous_factors):
   return {"SAP_score": np.mean(sorted_matrix[-1, :] - sorted_matrix[-2, :])}
 
 
+@gin.configurable("sap_score_on_fixed_data", denylist=["observations", "labels", "representation_function",
+                                                       "test_observations", "test_labels"])
+def compute_sap_on_fixed_data(observations, labels, representation_function, test_observations,
+                              test_labels, continuous_factors=False):
+  """SAP on given train/test observations and labels (num_factors, N)."""
+  mus, ys = utils.encode_fixed_data(observations, labels, representation_function)
+  mus_test, ys_test = utils.encode_fixed_data(test_observations, test_labels, representation_function)
+  return _compute_sap(mus, ys, mus_test, ys_test, continuous_factors)
+
+
 def compute_score_matrix(mus, ys, mus_test, ys_test, continuous_factors):
   """(num_codes, num_factors): R² (continuous) or linear-SVM test accuracy (discrete) per pair."""
   num_latents, num_factors = mus.shape[0], ys.shape[0]

@@ -73,6 +73,16 @@ def generate_batch_factor_code(ground_truth_data, representation_function, num_p
   return np.transpose(np.concatenate(codes, axis=0)), np.transpose(np.concatenate(factors, axis=0))
 
 
+def encode_fixed_data(observations, labels, representation_function):
+  """(codes (num_codes, N), factors (num_factors, N)) for given observations and labels (num_factors, N)."""
+  labels = np.asarray(labels)
+  if labels.ndim != 2 or labels.shape[1] != len(observations):
+    raise ValueError(f"labels must be (num_factors, N={len(observations)}); got shape {labels.shape}.")
+  if labels.shape[0] < 1:
+    raise ValueError("labels have 0 factors; metrics need at least one ground-truth factor.")
+  return np.transpose(encode(representation_function, observations)), labels
+
+
 def discrete_mutual_info(mus, ys):
   """Mutual information (nats) between each discretised code row and each factor row: (num_codes, num_factors)."""
   m = np.zeros([mus.shape[0], ys.shape[0]])
