@@ -16,6 +16,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from dynvae_keras.models import registry
+
 
 @gin.configurable("conv_encoder", allowlist=[])
 def conv_encoder(input_shape, num_latent, name="encoder"):
@@ -103,11 +105,4 @@ ARCHITECTURES = {
 
 def architecture_name(fn) -> str:
   """The registered name of an architecture given as a name or a (gin-wrapped) builder."""
-  if isinstance(fn, str):
-    if fn not in ARCHITECTURES:
-      raise ValueError(f"Unknown architecture '{fn}'; known: {sorted(ARCHITECTURES)}.")
-    return fn
-  for name, builder in ARCHITECTURES.items():
-    if fn is builder or getattr(fn, "__name__", None) == name:
-      return name
-  raise ValueError(f"{fn!r} is not a registered architecture; known: {sorted(ARCHITECTURES)}.")
+  return registry.registered_name(fn, ARCHITECTURES, "architecture")

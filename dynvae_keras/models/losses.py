@@ -12,6 +12,8 @@ import math
 import gin
 from keras import ops
 
+from dynvae_keras.models import registry
+
 
 def _decoded_mean(logits, activation):
   if activation == "logits":
@@ -68,14 +70,7 @@ RECONSTRUCTION_LOSSES = {"bernoulli_loss": bernoulli_loss, "l2_loss": l2_loss,
 
 def loss_name(fn) -> str:
   """Registered name of a reconstruction loss given as a name or a (gin-wrapped) function."""
-  if isinstance(fn, str):
-    if fn not in RECONSTRUCTION_LOSSES:
-      raise ValueError(f"Unknown reconstruction loss '{fn}'; known: {sorted(RECONSTRUCTION_LOSSES)}.")
-    return fn
-  for name, loss in RECONSTRUCTION_LOSSES.items():
-    if fn is loss or getattr(fn, "__name__", None) == name:
-      return name
-  raise ValueError(f"{fn!r} is not a registered reconstruction loss; known: {sorted(RECONSTRUCTION_LOSSES)}.")
+  return registry.registered_name(fn, RECONSTRUCTION_LOSSES, "reconstruction loss")
 
 
 def gaussian_kl(z_mean, z_logvar):
