@@ -96,11 +96,22 @@ def _prepare_model_dir(model_dir, overwrite):
   return None
 
 
+def _truncate_log(path, step):
+  """Drops rows logged after `step` (intervals run before a crash, which the resumed run redoes)."""
+  if not os.path.exists(path):
+    return
+  with open(path, encoding="utf-8") as f:
+    lines = f.readlines()
+  kept = lines[:1] + [line for line in lines[1:] if int(float(line.split(",", 1)[0])) <= step]
+  with atomic.atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+    f.writelines(kept)
+
+
 @gin.configurable("model", denylist=["model_dir", "overwrite"])
 def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQUIRED,
           random_seed=gin.REQUIRED, batch_size=gin.REQUIRED, eval_steps=1000, name="",
           model_num=None, log_every=100, checkpoint_every=1000, steps_per_execution=1,
-          jit_compile="auto", verbose="auto"):
+          jit_compile="auto", verbose="auto", deterministic=False):
   """Trains `model` on the gin-configured `dataset.name` and writes `model_dir` (see module doc).
 
   Args:
@@ -118,6 +129,7 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
     steps_per_execution: steps fused per compiled call (TF and JAX; torch needs 1).
     jit_compile: passed to `compile` ('auto', True, False).
     verbose: Keras verbosity; 'auto' = progress bar on a terminal, one line per interval otherwise.
+    deterministic: enable TensorFlow's op determinism (bit-identical reruns and resumes on CPU).
 
   Returns:
     The train results dict.
@@ -133,6 +145,9 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
   steps_per_execution = _integer("steps_per_execution", steps_per_execution, 1)
   resume_step = _prepare_model_dir(model_dir, overwrite)
   keras.utils.set_random_seed(random_seed)
+  if deterministic and keras.backend.backend() == "tensorflow":
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf.config.experimental.enable_op_determinism()
   data = named_data.get_named_ground_truth_data()
   check_observations(input_pipeline.sample_batch(data, min(batch_size, 8), random_seed, 0),
                      data.observation_shape)
@@ -142,6 +157,7 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
     logger.info("Resuming %s from step %d.", model_dir, resume_step)
     model = keras.saving.load_model(os.path.join(model_dir, CHECKPOINT))
     initial_step = int(keras.ops.convert_to_numpy(model.step))
+    _truncate_log(os.path.join(model_dir, "logs", "metrics.csv"), initial_step)
   else:
     model = type(model).from_config({**model.get_config(), "seed": random_seed})
     model.build((None, *data.observation_shape))
