@@ -28,8 +28,13 @@ def conv_encoder(input_shape, num_latent, name="encoder"):
     h = layers.Conv2D(filters, kernel, strides=2, padding="same", activation="relu", name=f"e{i}")(h)
   h = layers.Flatten()(h)
   h = layers.Dense(256, activation="relu", name="e5")(h)
-  means = layers.Dense(num_latent, name="means")(h)
-  log_var = layers.Dense(num_latent, name="log_var")(h)
+  return _gaussian_encoder_model(images, h, num_latent, name)
+
+
+def _gaussian_encoder_model(images, features, num_latent, name):
+  """The encoder model: linear `means` and `log_var` heads on the features."""
+  means = layers.Dense(num_latent, name="means")(features)
+  log_var = layers.Dense(num_latent, name="log_var")(features)
   return keras.Model(images, [means, log_var], name=name)
 
 
@@ -58,9 +63,7 @@ def fc_encoder(input_shape, num_latent, name="encoder"):
   h = layers.Flatten()(images)
   h = layers.Dense(1200, activation="relu", name="e1")(h)
   h = layers.Dense(1200, activation="relu", name="e2")(h)
-  means = layers.Dense(num_latent, name="means")(h)
-  log_var = layers.Dense(num_latent, name="log_var")(h)
-  return keras.Model(images, [means, log_var], name=name)
+  return _gaussian_encoder_model(images, h, num_latent, name)
 
 
 @gin.configurable("fc_decoder", allowlist=[])

@@ -77,9 +77,9 @@ def _fit_factor(x_train, y, x_test, y_test, random_state):
 def compute_dci_on_fixed_data(observations, labels, representation_function, test_observations,
                               test_labels, n_jobs=None):
   """DCI on given train/test observations and labels (num_factors, N)."""
-  mus_train, ys_train = utils.encode_fixed_data(observations, labels, representation_function)
-  mus_test, ys_test = utils.encode_fixed_data(test_observations, test_labels, representation_function)
-  return _compute_dci(mus_train, ys_train, mus_test, ys_test, n_jobs)
+  codes = utils.encode_fixed_train_test(observations, labels, representation_function,
+                                        test_observations, test_labels)
+  return _compute_dci(*codes, n_jobs)
 
 
 def compute_importance_gbt(x_train, y_train, x_test, y_test, n_jobs=None):

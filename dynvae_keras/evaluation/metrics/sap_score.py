@@ -39,9 +39,9 @@ def _compute_sap(mus, ys, mus_test, ys_test, continuous_factors):
 def compute_sap_on_fixed_data(observations, labels, representation_function, test_observations,
                               test_labels, continuous_factors=False):
   """SAP on given train/test observations and labels (num_factors, N)."""
-  mus, ys = utils.encode_fixed_data(observations, labels, representation_function)
-  mus_test, ys_test = utils.encode_fixed_data(test_observations, test_labels, representation_function)
-  return _compute_sap(mus, ys, mus_test, ys_test, continuous_factors)
+  codes = utils.encode_fixed_train_test(observations, labels, representation_function,
+                                        test_observations, test_labels)
+  return _compute_sap(*codes, continuous_factors)
 
 
 def compute_score_matrix(mus, ys, mus_test, ys_test, continuous_factors):

@@ -83,6 +83,13 @@ def encode_fixed_data(observations, labels, representation_function):
   return np.transpose(encode(representation_function, observations)), labels
 
 
+def encode_fixed_train_test(observations, labels, representation_function, test_observations,
+                            test_labels):
+  """`encode_fixed_data` for a train and a test set: (mus, ys, mus_test, ys_test)."""
+  return (*encode_fixed_data(observations, labels, representation_function),
+          *encode_fixed_data(test_observations, test_labels, representation_function))
+
+
 def discrete_mutual_info(mus, ys):
   """Mutual information (nats) between each discretised code row and each factor row: (num_codes, num_factors)."""
   m = np.zeros([mus.shape[0], ys.shape[0]])
