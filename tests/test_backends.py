@@ -7,7 +7,6 @@ the step counter, and round-trips `.keras` (which must reload under TensorFlow t
 import importlib.util
 import json
 
-import numpy as np
 import pytest
 
 from conftest import run_python

@@ -16,7 +16,7 @@ CASES = {"beta_vae_sklearn": metrics.compute_beta_vae_sklearn,
          "factor_vae_metric": metrics.compute_factor_vae, "mig": metrics.compute_mig,
          "dci": metrics.compute_dci, "sap_score": metrics.compute_sap,
          "modularity_explicitness": metrics.compute_modularity_explicitness,
-         "irs": metrics.compute_irs, "unsupervised": metrics.unsupervised_metrics}
+         "irs": metrics.compute_irs, "unsupervised": metrics.unsupervised_metrics.unsupervised_metrics}
 EXACT = {"beta_vae_sklearn", "factor_vae_metric", "sap_score"}
 
 

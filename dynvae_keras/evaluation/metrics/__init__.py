@@ -19,7 +19,6 @@ from dynvae_keras.evaluation.metrics.irs import compute_irs
 from dynvae_keras.evaluation.metrics.mig import compute_mig
 from dynvae_keras.evaluation.metrics.modularity_explicitness import compute_modularity_explicitness
 from dynvae_keras.evaluation.metrics.sap_score import compute_sap
-from dynvae_keras.evaluation.metrics.unsupervised_metrics import unsupervised_metrics
 
 #: gin names of the evaluation functions (dlib's `@name` references).
 METRICS = {
@@ -30,7 +29,8 @@ METRICS = {
     "sap_score": compute_sap,
     "modularity_explicitness": compute_modularity_explicitness,
     "irs": compute_irs,
-    "unsupervised_metrics": unsupervised_metrics,
+    # `unsupervised_metrics` stays the module (as in dlib); its function is the module's.
+    "unsupervised_metrics": unsupervised_metrics.unsupervised_metrics,
     "downstream_task": compute_downstream_task,
 }
 
