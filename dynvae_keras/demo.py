@@ -51,7 +51,9 @@ def run(output_dir, overwrite=False, steps=None):
   with open(os.path.join(model_dir, "logs", "metrics.csv"), newline="") as f:
     rows = list(csv.DictReader(f))
   print(f"   {'step':>6s} {'beta':>8s} {'set point':>10s} {'KL':>8s} {'recon':>9s}")
-  for row in rows[::max(1, len(rows) // 10)] + ([rows[-1]] if (len(rows) - 1) % max(1, len(rows) // 10) else []):
+  stride = max(1, len(rows) // 10)
+  sampled_rows = rows[::stride] if (len(rows) - 1) % stride == 0 else rows[::stride] + [rows[-1]]
+  for row in sampled_rows:
     print(f"   {int(row['step']):6d} {float(row['beta']):8.3f} {float(row['kl_setpoint']):10.2f} "
           f"{float(row['kl_loss']):8.2f} {float(row['reconstruction_loss']):9.2f}")
 

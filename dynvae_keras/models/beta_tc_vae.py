@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import keras
 
-from keras import ops
-
 from dynvae_keras.models import losses
-from dynvae_keras.models.beta_vae import CONTROLLER_TERMS, deserialize_controller
+from dynvae_keras.models.beta_vae import (CONTROLLER_TERMS, controller_config, controller_logs,
+                                          deserialize_controller)
 from dynvae_keras.models.vae import GaussianVAE
 
 
@@ -33,14 +32,11 @@ class BetaTCVAE(GaussianVAE):
     return () if self.controller is None else CONTROLLER_TERMS
 
   def get_config(self):
-    config = {**super().get_config(), "beta": self.beta_value}
-    if self.controller is not None:
-      config["controller"] = keras.saving.serialize_keras_object(self.controller)
-    return config
+    return {**super().get_config(), "beta": self.beta_value, **controller_config(self.controller)}
 
   def regularizer(self, kl_loss, z_mean, z_logvar, z_sampled, training):
     tc = losses.total_correlation(z_sampled, z_mean, z_logvar)
     if self.controller is None:
       return kl_loss + (self.beta_value - 1.0) * tc, {"tc": tc}
-    logs = self.controller.update(ops.stop_gradient(tc)) if training else self.controller.last_logs()
+    logs = controller_logs(self.controller, tc, training)
     return kl_loss + logs["beta"] * tc, {"tc": tc, **logs}

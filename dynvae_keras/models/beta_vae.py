@@ -16,6 +16,16 @@ def deserialize_controller(controller):
   return keras.saving.deserialize_keras_object(controller)
 
 
+def controller_config(controller):
+  """The config entry of an optional controller: {} or {"controller": serialised}."""
+  return {} if controller is None else {"controller": keras.saving.serialize_keras_object(controller)}
+
+
+def controller_logs(controller, feedback, training):
+  """Advances `controller` on `feedback` (no gradient) when training; else its last logged values."""
+  return controller.update(ops.stop_gradient(feedback)) if training else controller.last_logs()
+
+
 @keras.saving.register_keras_serializable(package="dynvae_keras")
 class BetaVAE(GaussianVAE):
   """β-VAE; β is a non-trainable variable, set by `controller` each training step when given.
@@ -44,20 +54,15 @@ class BetaVAE(GaussianVAE):
     return ("beta",) if self.controller is None else CONTROLLER_TERMS
 
   def get_config(self):
-    config = {**super().get_config(), "beta": self.initial_beta}
-    if self.controller is not None:
-      config["controller"] = keras.saving.serialize_keras_object(self.controller)
-    return config
+    return {**super().get_config(), "beta": self.initial_beta, **controller_config(self.controller)}
 
   def regularizer(self, kl_loss, z_mean, z_logvar, z_sampled, training):
     if self.controller is None:
       beta = ops.copy(ops.convert_to_tensor(self.beta))
       return beta * kl_loss, {"beta": beta}
+    logs = controller_logs(self.controller, kl_loss, training)
     if training:
-      logs = self.controller.update(ops.stop_gradient(kl_loss))
       self.beta.assign(logs["beta"])
-    else:
-      logs = self.controller.last_logs()
     return logs["beta"] * kl_loss, dict(logs)
 
 
