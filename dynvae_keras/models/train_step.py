@@ -152,6 +152,55 @@ class MultiLossTrainStep:
     logs, metrics_variables = self._jax_logs(metrics_variables, terms)
     return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 
+  def make_train_function(self, force=False):
+    """On JAX, `steps_per_execution = k` runs k steps in one compiled call (`lax.scan`).
+
+    Keras' JAX trainer loops k times in Python over a jitted single step; scanning instead
+    removes the per-step dispatch and host work, which dominate once a step is cheap (GPU,
+    bfloat16). The k batches are stacked inside the compiled call (batches that already live on
+    the device are not copied from the host, see `dynvae_keras.data.device_batches`). Logs are those after the last step;
+    a final partial group of steps runs one step at a time. Other backends, `run_eagerly`,
+    `jit_compile=False` and distributed training keep Keras' own loop.
+    """
+    from keras.src import distribution  # pylint: disable=g-import-not-at-top
+    if (keras.backend.backend() != "jax" or self.steps_per_execution <= 1 or self.run_eagerly
+        or not self.jit_compile or distribution.distribution() is not None):
+      return super().make_train_function(force)
+    if self.train_function is not None and not force:
+      return None
+    import jax  # pylint: disable=g-import-not-at-top
+    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+    def scan_steps(state, batches):
+      def body(carry, data):
+        logs, carry = self.train_step(carry, data)
+        return carry, logs
+      stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *batches)
+      state, logs = jax.lax.scan(body, state, stacked)
+      return jax.tree.map(lambda values: values[-1], logs), state
+
+    fused = jax.jit(scan_steps, donate_argnums=0)
+    single = jax.jit(self.train_step, donate_argnums=0)
+    k = self.steps_per_execution
+
+    def iterator_step(state, iterator):
+      batches = []
+      for _ in range(k):
+        try:
+          batches.append(next(iterator))
+        except StopIteration:
+          break
+      if not batches:
+        raise StopIteration
+      if len(batches) == k:
+        return fused(state, batches)
+      for batch in batches:
+        logs, state = single(state, batch)
+      return logs, state
+
+    self.train_function = iterator_step
+    return None
+
   def _jax_test_step(self, state, data):
     trainable, non_trainable, metrics_variables = state
     terms, non_trainable = self._jax_terms(trainable, non_trainable, None, self._unpack(data), False)

@@ -166,7 +166,9 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
     """All loss terms of one batch as float32 scalars; advances `step` when training."""
     images = ops.cast(images, self.compute_dtype)
     out = self(images, training=training)
-    per_example, recon_extra = self.reconstruction(images, out["reconstructions"])
+    # Losses in float32 whatever the compute dtype (mixed precision): sums over 4096 pixels.
+    per_example, recon_extra = self.reconstruction(ops.cast(images, "float32"),
+                                                   ops.cast(out["reconstructions"], "float32"))
     recon = ops.mean(ops.cast(per_example, "float32"))
     z_mean, z_logvar, z_sampled = (ops.cast(out[k], "float32") for k in ("z_mean", "z_logvar", "z_sampled"))
     kl = ops.mean(losses.gaussian_kl(z_mean, z_logvar))
