@@ -1,8 +1,14 @@
 """The `dynvae` command line: thin wrappers that parse flags and call the library.
 
 Subcommands (flags mirror dlib's `dlib_*` tools):
-  train  --model_dir M --gin_config C [--gin_config ...] [--gin_bindings B ...] [--overwrite]
-  demo   [--output_dir D] [--overwrite] [--steps N]
+  train        --model_dir M --gin_config C [--gin_config ...] [--gin_bindings B ...] [--overwrite]
+  export       --model_dir M [--overwrite]            (re-)write M/tfhub from M/model.keras
+  postprocess  --model_dir M --output_dir P --gin_config gin_configs/postprocess/mean.gin
+  evaluate     --input_dir P --output_dir E --gin_config gin_configs/metric/mig.gin
+  aggregate    --glob 'O/*/metrics/*/*/results/aggregate/evaluation.json' --output O/results.json
+  visualize    --model_dir M --output_dir V
+  study        --study gin_configs/study/<name>.gin --output_dir O [--model_num N | --model_nums A-B]
+  demo         [--output_dir D] [--overwrite] [--steps N]
 """
 
 from __future__ import annotations
@@ -25,6 +31,64 @@ def _train(args):
       print(f"  {key:>20s}: {results[key]:.4f}" if isinstance(results[key], float) else f"  {key:>20s}: {results[key]}")
 
 
+def _export(args):
+  import keras  # pylint: disable=g-import-not-at-top
+  import dynvae_keras.models  # pylint: disable=g-import-not-at-top,unused-import
+  from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
+  path = os.path.join(args.model_dir, "model.keras")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"{path} does not exist: train the model first (dynvae train).")
+  out = saved_model.export_tfhub(keras.saving.load_model(path), os.path.join(args.model_dir, "tfhub"),
+                                 overwrite=args.overwrite)
+  print(f"SavedModel written to {out}")
+
+
+def _postprocess(args):
+  from dynvae_keras import gin_utils  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.evaluation import postprocess  # pylint: disable=g-import-not-at-top
+  gin_utils.parse(args.gin_config, args.gin_bindings)
+  postprocess.postprocess(args.model_dir, args.output_dir, overwrite=args.overwrite)
+  print(f"Representation written to {os.path.join(args.output_dir, 'tfhub')}")
+
+
+def _evaluate(args):
+  from dynvae_keras import gin_utils  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  gin_utils.parse(args.gin_config, args.gin_bindings)
+  scores = evaluate.evaluate(args.input_dir, args.output_dir, overwrite=args.overwrite)
+  print(f"Results written to {os.path.join(args.output_dir, 'results')}")
+  for key, value in sorted(scores.items()):
+    print(f"  {key:>40s}: {value}")
+
+
+def _aggregate(args):
+  from dynvae_keras.evaluation import aggregate  # pylint: disable=g-import-not-at-top
+  rows = aggregate.aggregate(args.glob, args.output)
+  print(f"{len(rows)} results aggregated into {args.output} and "
+        f"{os.path.splitext(args.output)[0] + '.csv'}")
+
+
+def _visualize(args):
+  from dynvae_keras import visualize  # pylint: disable=g-import-not-at-top
+  paths = visualize.visualize(args.model_dir, args.output_dir, overwrite=args.overwrite,
+                              seed=args.seed)
+  print(f"Figures written to {args.output_dir}:")
+  for path in paths:
+    print(f"  {path}")
+
+
+def _study(args):
+  from dynvae_keras import study  # pylint: disable=g-import-not-at-top
+  if args.model_nums:
+    first, _, last = args.model_nums.partition("-")
+    numbers = range(int(first), int(last or first) + 1)
+  elif args.model_num is not None:
+    numbers = [args.model_num]
+  else:
+    numbers = None
+  study.run_study(args.study, args.output_dir, model_nums=numbers, overwrite=args.overwrite)
+
+
 def _demo(args):
   from dynvae_keras import demo  # pylint: disable=g-import-not-at-top
   demo.run(args.output_dir, overwrite=args.overwrite, steps=args.steps)
@@ -41,6 +105,47 @@ def build_parser():
   p.add_argument("--overwrite", action="store_true")
   p.set_defaults(fn=_train)
 
+  p = sub.add_parser("export", help="write <model_dir>/tfhub from <model_dir>/model.keras")
+  p.add_argument("--model_dir", required=True)
+  p.add_argument("--overwrite", action="store_true")
+  p.set_defaults(fn=_export)
+
+  p = sub.add_parser("postprocess", help="extract a representation SavedModel (dlib_postprocess)")
+  p.add_argument("--model_dir", required=True)
+  p.add_argument("--output_dir", required=True)
+  p.add_argument("--gin_config", action="append", default=[])
+  p.add_argument("--gin_bindings", action="append", default=[])
+  p.add_argument("--overwrite", action="store_true")
+  p.set_defaults(fn=_postprocess)
+
+  p = sub.add_parser("evaluate", help="score a representation with a metric (dlib_evaluate)")
+  p.add_argument("--input_dir", required=True, help="a postprocess output directory")
+  p.add_argument("--output_dir", required=True)
+  p.add_argument("--gin_config", action="append", default=[])
+  p.add_argument("--gin_bindings", action="append", default=[])
+  p.add_argument("--overwrite", action="store_true")
+  p.set_defaults(fn=_evaluate)
+
+  p = sub.add_parser("aggregate", help="aggregate results into one JSON + CSV (dlib_aggregate_results)")
+  p.add_argument("--glob", required=True, help="pattern of results/aggregate/*.json files")
+  p.add_argument("--output", required=True, help="output .json (a .csv is written beside it)")
+  p.set_defaults(fn=_aggregate)
+
+  p = sub.add_parser("visualize", help="reconstructions, traversal GIFs and training curves")
+  p.add_argument("--model_dir", required=True)
+  p.add_argument("--output_dir", required=True)
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--overwrite", action="store_true")
+  p.set_defaults(fn=_visualize)
+
+  p = sub.add_parser("study", help="train → postprocess → evaluate → aggregate for a sweep")
+  p.add_argument("--study", required=True, help="gin file under gin_configs/study/")
+  p.add_argument("--output_dir", required=True)
+  p.add_argument("--model_num", type=int, default=None)
+  p.add_argument("--model_nums", default=None, help="range A-B (inclusive)")
+  p.add_argument("--overwrite", action="store_true", help="redo finished steps")
+  p.set_defaults(fn=_study)
+
   p = sub.add_parser("demo", help="the main job on the embedded procedural dSprites")
   p.add_argument("--output_dir", default="demo_output")
   p.add_argument("--overwrite", action="store_true")
@@ -56,10 +161,11 @@ def main(argv=None):
       DatasetFormatError, DatasetNotFoundError, UnknownDatasetError)
   from dynvae_keras.gin_utils import GinConfigError  # pylint: disable=g-import-not-at-top
   from dynvae_keras.train import ConfigValueError, ModelDirError  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.evaluation.postprocess import PipelineDirError  # pylint: disable=g-import-not-at-top
   try:
     args.fn(args)
   except (GinConfigError, ConfigValueError, ModelDirError, DatasetNotFoundError, DatasetFormatError,
-          UnknownDatasetError, FileExistsError) as e:
+          UnknownDatasetError, FileExistsError, FileNotFoundError, PipelineDirError) as e:
     # gin appends "In call to configurable ..." lines; the first lines say what is wrong.
     message = "\n".join(line for line in str(e).splitlines() if not line.strip().startswith("In call to"))
     print(f"dynvae {args.command}: error: {message}", file=sys.stderr)

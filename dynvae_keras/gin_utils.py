@@ -32,7 +32,9 @@ def register_configurables():
   """Imports every module that defines gin configurables."""
   # pylint: disable=g-import-not-at-top,unused-import
   import dynvae_keras.data.named_data
+  import dynvae_keras.evaluation.evaluate
   import dynvae_keras.evaluation.metrics
+  import dynvae_keras.evaluation.postprocess
   import dynvae_keras.models.factories
   import dynvae_keras.train
 

@@ -107,6 +107,22 @@ def _truncate_log(path, step):
     f.writelines(kept)
 
 
+def _export(model, model_dir):
+  """`<model_dir>/tfhub` with dlib's signatures (needs TensorFlow; skipped with a warning without)."""
+  from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
+  try:
+    import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    logger.warning("TensorFlow is not installed: %s/tfhub was not written. Export later with "
+                   "`dynvae export --model_dir %s` where TensorFlow is installed.", model_dir, model_dir)
+    return
+  if keras.backend.backend() == "torch":
+    logger.warning("The torch backend cannot export SavedModels: run `KERAS_BACKEND=tensorflow "
+                   "dynvae export --model_dir %s`.", model_dir)
+    return
+  saved_model.export_tfhub(model, os.path.join(model_dir, "tfhub"), overwrite=True)
+
+
 def _training_stream(data, batch_size, num_batches, seed, start_step, device_input, pool_size,
                      steps_per_execution):
   if not device_input:
@@ -210,6 +226,7 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
 
   with atomic.atomic_file(os.path.join(model_dir, FINAL_MODEL)) as tmp:
     model.save(tmp)
+  _export(model, model_dir)
   eval_stream = input_pipeline.training_input(data, batch_size, eval_steps, seed=random_seed + 1)
   evaluation = model.evaluate(eval_stream, steps=eval_steps, verbose=0, return_dict=True)
   train_results = {k: float(keras.ops.convert_to_numpy(v)) for k, v in evaluation.items()}
