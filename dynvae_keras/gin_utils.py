@@ -36,6 +36,7 @@ def register_configurables():
   import dynvae_keras.evaluation.metrics
   import dynvae_keras.evaluation.postprocess
   import dynvae_keras.models.factories
+  import dynvae_keras.study
   import dynvae_keras.train
 
 

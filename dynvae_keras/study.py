@@ -1,0 +1,148 @@
+"""Studies: train → postprocess → evaluate → aggregate over a sweep, resumable (dlib's `reproduce`).
+
+A study is a gin file binding `study.*` (see `StudySettings`): the sweep is the product
+datasets × models × random seeds (seeds vary fastest, as in dlib's sweeps) and `model_num`
+indexes it. For each model_num the runner writes dlib's layout
+
+    <output_dir>/<model_num>/model                                  (dynvae train)
+    <output_dir>/<model_num>/postprocessed/<mean|sampled>           (dynvae postprocess)
+    <output_dir>/<model_num>/metrics/<mean|sampled>/<metric>        (dynvae evaluate)
+
+and finally `<output_dir>/results.json` + `.csv` over every finished evaluation. A step whose
+output already holds its results is skipped, so rerunning the same command after a crash or
+on another machine sharing `output_dir` completes the study; training resumes from its last
+checkpoint. Each step parses its own gin configuration from scratch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import os
+
+import gin
+
+from dynvae_keras import gin_utils
+
+logger = logging.getLogger(__name__)
+
+RESULTS_GLOB = os.path.join("*", "metrics", "*", "*", "results", "aggregate", "evaluation.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPoint:
+  """One model of a study."""
+  model_num: int
+  dataset: str
+  model_name: str
+  model_config: str
+  model_bindings: tuple
+  random_seed: int
+
+
+@gin.configurable("study")
+@dataclasses.dataclass(frozen=True)
+class StudySettings:
+  """The `study.*` bindings of a study gin file.
+
+  Args:
+    models: list of (name, model gin config, [bindings]) entries.
+    random_seeds: seeds per model.
+    datasets: dlib data set names.
+    train_bindings: bindings added to every training run (e.g. the step budget).
+    postprocess_configs: postprocess gin configs; the file stem names the output directory.
+    metric_configs: metric gin configs; the file stem names the output directory.
+    metric_bindings: bindings added to every evaluation (e.g. smaller sample sizes).
+  """
+  models: tuple = ()
+  random_seeds: tuple = (0,)
+  datasets: tuple = ("dsprites_full",)
+  train_bindings: tuple = ()
+  postprocess_configs: tuple = ("postprocess/mean.gin", "postprocess/sampled.gin")
+  metric_configs: tuple = ()
+  metric_bindings: tuple = ()
+
+  def sweep(self):
+    points = []
+    for dataset, model, seed in itertools.product(self.datasets, self.models, self.random_seeds):
+      if len(model) != 3:
+        raise gin_utils.GinConfigError(
+            f"study.models entries are (name, config, [bindings]); got {model!r}.")
+      name, config, bindings = model
+      points.append(SweepPoint(len(points), dataset, name, config, tuple(bindings), int(seed)))
+    return points
+
+
+def load_study(study_path):
+  """Parses a study gin file and returns its `StudySettings`."""
+  gin_utils.parse([study_path])
+  try:
+    settings = StudySettings()
+  finally:
+    gin.clear_config()
+  if not settings.models:
+    raise gin_utils.GinConfigError(f"{study_path} binds no study.models.")
+  return settings
+
+
+def _stem(config):
+  return os.path.splitext(os.path.basename(config))[0]
+
+
+def _done(directory, step):
+  return os.path.isfile(os.path.join(directory, "results", "gin", f"{step}.gin"))
+
+
+def run_model(settings, point, output_dir, overwrite=False):
+  """Runs (or completes) every step of one sweep point; returns the number of steps run."""
+  from dynvae_keras import train  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.evaluation import evaluate, postprocess  # pylint: disable=g-import-not-at-top
+  base = os.path.join(output_dir, str(point.model_num))
+  model_dir = os.path.join(base, "model")
+  ran = 0
+  if overwrite or not _done(model_dir, "train"):
+    logger.info("model %d: training %s (seed %d) on %s", point.model_num, point.model_name,
+                point.random_seed, point.dataset)
+    gin_utils.parse([point.model_config], [
+        *point.model_bindings, *settings.train_bindings, f"dataset.name = '{point.dataset}'",
+        f"model.random_seed = {point.random_seed}", f"model.model_num = {point.model_num}",
+        f"model.name = '{point.model_name}'"])
+    train.train(model_dir, overwrite=overwrite)
+    ran += 1
+  for pp_config in settings.postprocess_configs:
+    pp_dir = os.path.join(base, "postprocessed", _stem(pp_config))
+    if overwrite or not _done(pp_dir, "postprocess"):
+      gin_utils.parse([pp_config])
+      postprocess.postprocess(model_dir, pp_dir, overwrite=True)
+      ran += 1
+    for metric_config in settings.metric_configs:
+      metric_dir = os.path.join(base, "metrics", _stem(pp_config), _stem(metric_config))
+      if overwrite or not _done(metric_dir, "evaluation"):
+        logger.info("model %d: %s on the %s representation", point.model_num, _stem(metric_config),
+                    _stem(pp_config))
+        gin_utils.parse([metric_config], settings.metric_bindings)
+        evaluate.evaluate(pp_dir, metric_dir, overwrite=True)
+        ran += 1
+  gin.clear_config()
+  return ran
+
+
+def run_study(study_path, output_dir, model_nums=None, overwrite=False):
+  """Runs the sweep points `model_nums` (default all) of a study, then aggregates `output_dir`."""
+  from dynvae_keras.evaluation import aggregate  # pylint: disable=g-import-not-at-top
+  settings = load_study(study_path)
+  sweep = settings.sweep()
+  numbers = list(range(len(sweep))) if model_nums is None else list(model_nums)
+  for n in numbers:
+    if not 0 <= n < len(sweep):
+      raise gin_utils.GinConfigError(
+          f"model_num {n} is outside the study's sweep of {len(sweep)} models (0-{len(sweep) - 1}).")
+  for n in numbers:
+    ran = run_model(settings, sweep[n], output_dir, overwrite=overwrite)
+    print(f"model {n} ({sweep[n].model_name}, seed {sweep[n].random_seed}): "
+          f"{ran} step(s) run", flush=True)
+  rows = aggregate.aggregate(os.path.join(output_dir, RESULTS_GLOB),
+                             os.path.join(output_dir, "results.json"))
+  print(f"{len(rows)} evaluations aggregated into {os.path.join(output_dir, 'results.json')} (+ .csv)")
+  return rows
