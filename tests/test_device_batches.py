@@ -92,3 +92,11 @@ def test_dynvae_train_with_device_input_on_jax(tmp_path):
   results = json.loads((model_dir / "results" / "json" / "train_results.json").read_text())
   assert results["global_step"] == 8
   assert np.isfinite(results["loss"])
+  # The JAX-trained model's SavedModel agrees with the model reloaded under TensorFlow.
+  import keras  # pylint: disable=g-import-not-at-top
+  import dynvae_keras.models  # pylint: disable=g-import-not-at-top,unused-import
+  from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
+  x = np.random.RandomState(0).rand(3, 64, 64, 1).astype(np.float32)
+  model = keras.saving.load_model(model_dir / "model.keras")
+  exported = saved_model.SavedModelFunction(str(model_dir / "tfhub"), "gaussian_encoder")(x)["mean"]
+  np.testing.assert_allclose(exported, keras.ops.convert_to_numpy(model.encode(x)[0]), atol=1e-5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from dynvae_keras.models.train_step import cross_replica_mean
 from dynvae_keras.models.vae import GaussianVAE
 
 CONTROLLER_TERMS = ("beta", "kl_setpoint", "kl_feedback", "p_term", "i_term")
@@ -22,8 +23,14 @@ def controller_config(controller):
 
 
 def controller_logs(controller, feedback, training):
-  """Advances `controller` on `feedback` (no gradient) when training; else its last logged values."""
-  return controller.update(ops.stop_gradient(feedback)) if training else controller.last_logs()
+  """Advances `controller` on `feedback` (no gradient) when training; else its last logged values.
+
+  Under data parallelism the controller sees the global-batch feedback (the mean over
+  replicas), so every replica computes the same β.
+  """
+  if not training:
+    return controller.last_logs()
+  return controller.update(ops.stop_gradient(cross_replica_mean(feedback)))
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")

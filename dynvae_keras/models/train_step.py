@@ -18,6 +18,29 @@ import keras
 from keras import ops
 
 
+def cross_replica_mean(value):
+  """The mean of a per-replica scalar over replicas (identity outside a replicated step).
+
+  TensorFlow `tf.distribute` runs the step once per replica on its slice of the batch, so a
+  batch statistic (e.g. the KL that drives a controller) is all-reduced here. JAX
+  `keras.distribution.DataParallel` compiles one SPMD program over the global batch, where a
+  batch mean is already global; torch has no replicated step in Keras.
+  """
+  if keras.backend.backend() != "tensorflow":
+    return value
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  context = tf.distribute.get_replica_context()
+  if context is None or context.num_replicas_in_sync == 1:
+    return value
+  return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+
+def _replica_scale():
+  """1 / replicas under `tf.distribute` (gradients are summed over replicas), else 1."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+
+
 class MultiLossTrainStep:
   """Mixin for `keras.Model`: per-backend `train_step`/`test_step` over `compute_loss_terms`."""
 
@@ -78,11 +101,13 @@ class MultiLossTrainStep:
         self.optimizer.build(self.trainable_variables)
     groups = self._loss_groups()
     variables = self.trainable_variables
+    scale = _replica_scale()  # gradients are summed over replicas: average them
     with tf.GradientTape(persistent=len(groups) > 1) as tape:
       terms = self.compute_loss_terms(x, training=True)
+      targets = {key: terms[key] * scale if scale != 1.0 else terms[key] for key in groups}
     grads = [None] * len(variables)
     for key, indices in groups.items():
-      group_grads = tape.gradient(terms[key], [variables[i] for i in indices])
+      group_grads = tape.gradient(targets[key], [variables[i] for i in indices])
       for i, g in zip(indices, group_grads):
         grads[i] = g if g is not None else tf.zeros_like(variables[i])
     del tape
