@@ -12,7 +12,7 @@ import pytest
 import scipy.io
 
 from dynvae_keras import data
-from dynvae_keras.data import dsprites, dsprites_render, file_datasets
+from dynvae_keras.data import dsprites, dsprites_render, file_datasets, files
 
 
 def _coded_images(n, shape):
@@ -200,3 +200,41 @@ def test_scream_background_from_real_file(data_root):
   Image.fromarray(np.full((548, 700, 3), 200, np.uint8)).save(data_root / "scream" / "scream.jpg")
   ds = data.get_named_ground_truth_data("scream_dsprites")
   assert ds.scream.shape == (274, 350, 3) and ds.background_source.startswith("real")
+
+
+# --- prepared TFDS copies -------------------------------------------------------------------------
+def test_tfds_copy_is_put_back_in_factor_order(tmp_path, monkeypatch):
+  from dynvae_keras.data import tfds_source  # pylint: disable=g-import-not-at-top
+  sizes = (2, 3, 2)
+  keys = ("a", "b", "c")
+  monkeypatch.setitem(tfds_source.TFDS_LAYOUTS, "toy", (keys, sizes, "train"))
+  (tmp_path / "toy").mkdir()
+  combos = np.array(np.unravel_index(np.arange(12), sizes)).T
+  order = np.random.RandomState(0).permutation(12)   # TFDS shuffles examples
+
+  def examples(name, data_dir, split):
+    assert (name, data_dir, split) == ("toy", str(tmp_path), "train")
+    for i in order:
+      yield np.full((4, 4, 1), i, np.uint8), dict(zip(keys, map(int, combos[i])))
+
+  monkeypatch.setattr(tfds_source, "iterate_examples", examples)
+  images = tfds_source.load_images("toy", str(tmp_path))
+  assert images.shape == (12, 4, 4, 1) and (images[:, 0, 0, 0] == np.arange(12)).all()
+
+  monkeypatch.setattr(tfds_source, "iterate_examples",
+                      lambda *a: ((np.zeros((4, 4, 1), np.uint8), dict(zip(keys, map(int, combos[i]))))
+                                  for i in [0, 1, 1]))
+  with pytest.raises(files.DatasetFormatError, match="twice"):
+    tfds_source.load_images("toy", str(tmp_path))
+
+
+def test_tfds_errors_name_the_problem(tmp_path, monkeypatch):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.data import tfds_source  # pylint: disable=g-import-not-at-top
+  monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+  with pytest.raises(files.DatasetNotFoundError, match="tfds build dsprites"):
+    data.DSprites(source="tfds")
+  (tmp_path / "dsprites").mkdir()
+  with tfds.testing.mock_data(num_examples=5):   # TFDS's own reader, 5 random examples
+    with pytest.raises(files.DatasetFormatError, match="holds 5 of the 737280"):
+      tfds_source.load_images("dsprites")

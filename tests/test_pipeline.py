@@ -188,3 +188,38 @@ def test_study_runs_resumes_and_aggregates(tmp_path, capsys):
   assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out), "--model_num", "1"]) == 0
   assert "model 1 (beta_vae, seed 1): 0 step(s) run" in capsys.readouterr().out
   assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out), "--model_num", "2"]) == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["postprocess", "--model_dir", "{root}/missing", "--output_dir", "{root}/x",
+      "--gin_config", "gin_configs/postprocess/mean.gin"], "no finished 'train' step"),
+    (["evaluate", "--input_dir", "{root}/post/mean", "--output_dir", "{root}/x",
+      "--gin_config", "gin_configs/metric/mig.gin", "--gin_bindings", "dataset.name = 'nope'"], "nope"),
+    (["evaluate", "--input_dir", "{root}/post/mean", "--output_dir", "{root}/x",
+      "--gin_config", "gin_configs/metric/mig.gin", "--gin_bindings", "mig.num_trian = 5"], "num_trian"),
+    (["evaluate", "--input_dir", "{root}/post/mean", "--output_dir", "{root}/x",
+      "--gin_config", "gin_configs/metric/nope.gin"], "nope.gin"),
+    (["visualize", "--model_dir", "{root}/missing", "--output_dir", "{root}/x"], "dynvae train first"),
+    (["export", "--model_dir", "{root}/missing"], "train the model first"),
+])
+def test_pipeline_errors_are_one_line(pipeline, capsys, argv, message):
+  argv = [a.format(root=pipeline) for a in argv]
+  assert cli.main(argv) == 2
+  err = capsys.readouterr().err.strip()
+  assert message in err and len(err.splitlines()) <= 2, err
+  assert not (pipeline / "x").exists()
+
+
+def test_study_crash_mid_step_then_rerun_completes(tmp_path, capsys):
+  study_file = tmp_path / "s.gin"
+  study_file.write_text(STUDY.replace("study.random_seeds = [0, 1]", "study.random_seeds = [0]")
+                        .replace("'mig.num_train = 200'", "'mig.num_train = 0'"))
+  out = tmp_path / "study"
+  with pytest.raises(ValueError):   # the metric fails: model and postprocessing stay, no metric dir
+    cli.main(["study", "--study", str(study_file), "--output_dir", str(out)])
+  assert (out / "0" / "model" / "results" / "gin" / "train.gin").is_file()
+  assert not (out / "0" / "metrics" / "mean" / "mig").exists()
+  study_file.write_text(study_file.read_text().replace("'mig.num_train = 0'", "'mig.num_train = 200'"))
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out)]) == 0
+  # mean/mig, then the sampled postprocessing and its mig
+  assert "model 0 (beta_vae, seed 0): 3 step(s) run" in capsys.readouterr().out

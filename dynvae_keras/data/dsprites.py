@@ -6,7 +6,10 @@ The image source is chosen once, at construction, and logged:
   (``imgs``, ``latents_classes``, ``latents_values``, ``metadata``) or the ``.hdf5``;
 * ``procedural``: images rendered on the fly by :mod:`dsprites_render`, or read from a
   cache written by :func:`write_procedural_npz` in the official ``.npz`` layout;
-* ``auto`` (default): real if a file is there, else procedural.
+* ``tfds``: a prepared TensorFlow Datasets copy (see :mod:`tfds_source`), put back in the
+  official order by its labels;
+* ``auto`` (default): real if a file is there, else a prepared TFDS copy if there is one, else
+  procedural.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ DSPRITES_NPZ = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 DSPRITES_HDF5 = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.hdf5"
 SCREAM_JPG = os.path.join("scream", "scream.jpg")
 NUM_IMAGES = int(np.prod(dsprites_render.FACTOR_SIZES))
-SOURCES = ("auto", "real", "procedural")
+SOURCES = ("auto", "real", "procedural", "tfds")
 
 
 class _RenderedImages:
@@ -68,6 +71,14 @@ def _load_hdf5(path):
   return _StoredImages(images, "real " + path)
 
 
+def _load_tfds():
+  from dynvae_keras.data import tfds_source  # pylint: disable=g-import-not-at-top
+  images = tfds_source.load_images("dsprites")[..., 0]
+  if images.max() > 1:  # TFDS stores the binary images as 0/255
+    images = (images > 127).astype(np.uint8)
+  return _StoredImages(images, "TFDS dsprites in " + tfds_source.tfds_data_dir())
+
+
 def _check_images(path, images):
   if images.shape != (NUM_IMAGES, 64, 64):
     raise files.DatasetFormatError(
@@ -80,11 +91,17 @@ def _image_source(source: str, cache_path: str | None):
     raise ValueError(f"Unknown dSprites source '{source}'; use one of {SOURCES}.")
   npz = files.data_path("dsprites", DSPRITES_NPZ)
   hdf5 = files.data_path("dsprites", DSPRITES_HDF5)
+  if source == "tfds":
+    return _load_tfds()
   if source in ("auto", "real"):
     if os.path.exists(npz):
       return _load_npz(npz)
     if os.path.exists(hdf5):
       return _load_hdf5(hdf5)
+    if source == "auto":
+      from dynvae_keras.data import tfds_source  # pylint: disable=g-import-not-at-top
+      if tfds_source.is_prepared("dsprites"):
+        return _load_tfds()
     if source == "real":
       raise files.missing_files_error(
           "dsprites (real)", [npz, hdf5],
@@ -105,7 +122,7 @@ class DSprites(GroundTruthData):
   Args:
     latent_factor_indices: indices into the 6 full factors seen by the metrics
       (dlib default: all 6; `dsprites_full` uses [1, 2, 3, 4, 5]).
-    source: 'auto', 'real' or 'procedural' (see module docstring).
+    source: 'auto', 'real', 'procedural' or 'tfds' (see module docstring).
     cache_path: optional procedural cache (official `.npz` layout) to read images from.
   """
 

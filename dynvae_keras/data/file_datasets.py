@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from dynvae_keras.data import files
+from dynvae_keras.data import files, tfds_source
 from dynvae_keras.data.indexed_images import IndexedImageData
 
 logger = logging.getLogger(__name__)
@@ -61,13 +61,18 @@ class Shapes3D(IndexedImageData):
         files.require_keys(npz_path, data.files, ["images"])
         images = data["images"]
       path = npz_path
+    elif tfds_source.is_prepared("shapes3d"):
+      images = tfds_source.load_images("shapes3d")
+      path = "TFDS shapes3d in " + tfds_source.tfds_data_dir()
     else:
       raise files.missing_files_error(
           "shapes3d", [h5_path, npz_path],
-          f"place the official 3dshapes.h5 at {h5_path} (dlib's .npz also works).")
+          f"place the official 3dshapes.h5 at {h5_path} (dlib's .npz also works), or prepare "
+          f"the TFDS 'shapes3d' under {tfds_source.tfds_data_dir()}.")
     images = images.reshape((-1,) + images.shape[-3:])
     _check_shape(path, images, (64, 64, 3))
-    super().__init__(images, SHAPES3D_FACTOR_SIZES, range(6), source="real " + path)
+    source = path if path.startswith("TFDS") else "real " + path
+    super().__init__(images, SHAPES3D_FACTOR_SIZES, range(6), source=source)
     _log(self)
 
 
