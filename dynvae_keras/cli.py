@@ -8,6 +8,7 @@ Subcommands (flags mirror dlib's `dlib_*` tools):
   aggregate    --glob 'O/*/metrics/*/*/results/aggregate/evaluation.json' --output O/results.json
   visualize    --model_dir M --output_dir V
   study        --study gin_configs/study/<name>.gin --output_dir O [--model_num N | --model_nums A-B]
+  calibrate    --model_dir M --target_steps T [--gin_config gin_configs/model/vae.gin ...]
   demo         [--output_dir D] [--overwrite] [--steps N]
 """
 
@@ -89,6 +90,12 @@ def _study(args):
   study.run_study(args.study, args.output_dir, model_nums=numbers, overwrite=args.overwrite)
 
 
+def _calibrate(args):
+  from dynvae_keras import calibrate  # pylint: disable=g-import-not-at-top
+  print(calibrate.calibrate(args.model_dir, args.target_steps, args.gin_config, args.gin_bindings,
+                            step=args.step))
+
+
 def _demo(args):
   from dynvae_keras import demo  # pylint: disable=g-import-not-at-top
   demo.run(args.output_dir, overwrite=args.overwrite, steps=args.steps)
@@ -146,6 +153,14 @@ def build_parser():
   p.add_argument("--overwrite", action="store_true", help="redo finished steps")
   p.set_defaults(fn=_study)
 
+  p = sub.add_parser("calibrate", help="propose C_max and the set-point schedule from a β = 1 run")
+  p.add_argument("--model_dir", required=True, help="a finished β = 1 run, or where to train one")
+  p.add_argument("--target_steps", type=int, required=True, help="steps of the controlled run")
+  p.add_argument("--gin_config", action="append", default=[], help="config of the β = 1 run to train")
+  p.add_argument("--gin_bindings", action="append", default=[])
+  p.add_argument("--step", type=float, default=1.0, help="set-point increment per window (nats)")
+  p.set_defaults(fn=_calibrate)
+
   p = sub.add_parser("demo", help="the main job on the embedded procedural dSprites")
   p.add_argument("--output_dir", default="demo_output")
   p.add_argument("--overwrite", action="store_true")
@@ -161,11 +176,13 @@ def main(argv=None):
       DatasetFormatError, DatasetNotFoundError, UnknownDatasetError)
   from dynvae_keras.gin_utils import GinConfigError  # pylint: disable=g-import-not-at-top
   from dynvae_keras.train import ConfigValueError, ModelDirError  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.calibrate import CalibrationError  # pylint: disable=g-import-not-at-top
   from dynvae_keras.evaluation.postprocess import PipelineDirError  # pylint: disable=g-import-not-at-top
   try:
     args.fn(args)
   except (GinConfigError, ConfigValueError, ModelDirError, DatasetNotFoundError, DatasetFormatError,
-          UnknownDatasetError, FileExistsError, FileNotFoundError, PipelineDirError) as e:
+          UnknownDatasetError, FileExistsError, FileNotFoundError, PipelineDirError,
+          CalibrationError) as e:
     # gin appends "In call to configurable ..." lines; the first lines say what is wrong.
     message = "\n".join(line for line in str(e).splitlines() if not line.strip().startswith("In call to"))
     print(f"dynvae {args.command}: error: {message}", file=sys.stderr)

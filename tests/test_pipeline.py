@@ -223,3 +223,26 @@ def test_study_crash_mid_step_then_rerun_completes(tmp_path, capsys):
   assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out)]) == 0
   # mean/mig, then the sampled postprocessing and its mig
   assert "model 0 (beta_vae, seed 0): 3 step(s) run" in capsys.readouterr().out
+
+
+def test_calibrate_proposes_a_schedule_from_a_beta_one_run(tmp_path, capsys, pipeline):
+  from dynvae_keras import calibrate  # pylint: disable=g-import-not-at-top
+  run = tmp_path / "vae"
+  assert cli.main(["calibrate", "--model_dir", str(run), "--target_steps", "30000",
+                   "--gin_config", "gin_configs/model/vae.gin", *TINY]) == 0
+  snippet = capsys.readouterr().out
+  kl = calibrate.reference_kl(str(run))
+  proposal = calibrate.propose(kl, 30000)
+  assert f"hybrid_annealing_setpoint.maximum = {proposal['c_max']}" in snippet
+  assert proposal["windows"] * proposal["period"] <= 20000   # annealed within 2/3 of the run
+  import gin  # pylint: disable=g-import-not-at-top
+  from dynvae_keras import gin_utils  # pylint: disable=g-import-not-at-top
+  gin_utils.parse(["model/dynamic_vae.gin"], [l for l in snippet.splitlines()
+                                              if l.startswith("hybrid_annealing_setpoint.")])
+  assert gin.query_parameter("hybrid_annealing_setpoint.period") == proposal["period"]
+  gin.clear_config()
+  # A controlled run is not a β = 1 reference: one-line error.
+  assert cli.main(["calibrate", "--model_dir", str(pipeline / "model"), "--target_steps", "100"]) == 2
+  assert "not trained with β = 1" in capsys.readouterr().err
+  assert calibrate.propose(20.4, 3000) == {"c_max": 20.0, "windows": 20, "period": 100, "ramp": 20,
+                                           "step": 1.0, "start": 0.5}
