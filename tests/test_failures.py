@@ -40,3 +40,34 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
 def test_train_rejects_nan_input_before_training():
   with pytest.raises(ValueError, match="NaN"):
     train.check_observations(np.full((2, 64, 64, 1), np.nan, "float32"), [64, 64, 1])
+
+
+@pytest.mark.parametrize("batch, match", [
+    (np.full((2, 64, 64, 1), 1.5, "float32"), r"\[0, 1\]"),
+    (np.full((2, 64, 64, 1), -0.1, "float32"), r"\[0, 1\]"),
+    (np.zeros((2, 64, 64), "float32"), "4-D NHWC"),
+    (np.zeros((2, 32, 32, 1), "float32"), "declares"),
+    (np.zeros((2, 64, 64, 2), "float32"), "channels"),
+    (np.zeros((2, 1, 64, 64), "float32"), "channels"),
+])
+def test_bad_training_images_are_rejected_with_the_fix(batch, match):
+  shape = list(batch.shape[1:]) if match == "channels" else [64, 64, 1]
+  with pytest.raises(ValueError, match=match):
+    train.check_observations(batch, shape)
+
+
+def test_bad_data_writes_no_model_dir(tmp_path, monkeypatch):
+  from dynvae_keras import gin_utils  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(train, "check_observations", _always_reject)
+  gin_utils.parse(["model/beta_vae.gin"], ["model.training_steps = 2"])
+  try:
+    with pytest.raises(ValueError, match="rejected"):
+      train.train(str(tmp_path / "run"))
+  finally:
+    gin_utils.gin.clear_config()
+  assert not (tmp_path / "run").exists()
+
+
+def _always_reject(batch, shape):
+  del batch, shape
+  raise ValueError("rejected")

@@ -117,6 +117,28 @@ def test_evaluation_is_bit_identical_run_to_run(pipeline, tmp_path):
   assert first["discrete_mig"] == second["discrete_mig"]
 
 
+EVALUATE = r"""
+from dynvae_keras import cli
+raise SystemExit(cli.main(["evaluate", "--input_dir", {inp!r}, "--output_dir", {out!r},
+                           "--gin_config", "gin_configs/metric/{metric}.gin", *{extra!r}]))
+"""
+
+
+@pytest.mark.parametrize("kind, metric, extra", [
+    ("sampled", "mig", SMALL_MIG),
+    ("mean", "dci", ["--gin_bindings", "dci.num_train=200", "--gin_bindings", "dci.num_test=100"]),
+])
+def test_evaluation_is_bit_identical_across_processes(pipeline, tmp_path, kind, metric, extra):
+  """Fresh processes, same seed: identical scores (sampled noise and DCI's trees included)."""
+  scores = []
+  for run in ("a", "b"):
+    run_python(EVALUATE.format(inp=str(pipeline / "post" / kind), out=str(tmp_path / run),
+                               metric=metric, extra=extra), "tensorflow")
+    result = _json(tmp_path / run / "results" / "json" / "evaluation_results.json")
+    scores.append({k: v for k, v in result.items() if k not in ("elapsed_time", "uuid")})
+  assert scores[0] == scores[1]
+
+
 def test_existing_outputs_are_refused_and_failures_leave_nothing(pipeline, capsys):
   target = pipeline / "post" / "mean"
   before = sorted(os.listdir(target))
