@@ -13,6 +13,7 @@ refused unless `overwrite=True`.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -210,12 +211,16 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
   callbacks = [
       FiniteLossGuard(interval),
       IntervalCSVLogger(os.path.join(model_dir, "logs", "metrics.csv"), interval),
-      keras.callbacks.TensorBoard(log_dir=os.path.join(model_dir, "logs"), update_freq="epoch",
-                                  write_graph=False),
       AtomicCheckpoint(os.path.join(model_dir, CHECKPOINT), checkpoint_every, interval,
                        on_save=lambda step: atomic.save_json(
                            os.path.join(model_dir, CHECKPOINT_STATE), {"step": step})),
   ]
+  if importlib.util.find_spec("tensorflow") is not None:
+    callbacks.insert(2, keras.callbacks.TensorBoard(log_dir=os.path.join(model_dir, "logs"),
+                                                    update_freq="epoch", write_graph=False))
+  else:
+    logger.warning("TensorFlow is not installed: no TensorBoard events (Keras writes them with "
+                   "tf.summary); logs/metrics.csv has every logged value.")
   if verbose == "auto":
     verbose = 1 if sys.stdout.isatty() else 2
   if remaining > 0:
