@@ -7,7 +7,7 @@ Subcommands (flags mirror dlib's `dlib_*` tools):
   evaluate     --input_dir P --output_dir E --gin_config gin_configs/metric/mig.gin
   aggregate    --glob 'O/*/metrics/*/*/results/aggregate/evaluation.json' --output O/results.json
   visualize    --model_dir M --output_dir V
-  study        --study gin_configs/study/<name>.gin --output_dir O [--model_num N | --model_nums A-B]
+  study        --study gin_configs/study/<name>.gin --output_dir O [--model_num N | --model_nums A-B] [--stages train]
   calibrate    --model_dir M --target_steps T [--gin_config gin_configs/model/vae.gin ...]
   demo         [--output_dir D] [--overwrite] [--steps N]
 """
@@ -87,7 +87,8 @@ def _study(args):
     numbers = [args.model_num]
   else:
     numbers = None
-  study.run_study(args.study, args.output_dir, model_nums=numbers, overwrite=args.overwrite)
+  study.run_study(args.study, args.output_dir, model_nums=numbers, overwrite=args.overwrite,
+                  stages=tuple(args.stages.split(",")))
 
 
 def _calibrate(args):
@@ -151,6 +152,8 @@ def build_parser():
   p.add_argument("--model_num", type=int, default=None)
   p.add_argument("--model_nums", default=None, help="range A-B (inclusive)")
   p.add_argument("--overwrite", action="store_true", help="redo finished steps")
+  p.add_argument("--stages", default="train,evaluate",
+                 help="'train' to only train (e.g. on a GPU machine without TensorFlow); default both")
   p.set_defaults(fn=_study)
 
   p = sub.add_parser("calibrate", help="propose C_max and the set-point schedule from a β = 1 run")

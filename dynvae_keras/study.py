@@ -94,10 +94,33 @@ def _done(directory, step):
   return os.path.isfile(os.path.join(directory, "results", "gin", f"{step}.gin"))
 
 
-def run_model(settings, point, output_dir, overwrite=False):
-  """Runs (or completes) every step of one sweep point; returns the number of steps run."""
+def _ensure_export(model_dir):
+  """Writes `model_dir/tfhub` from `model.keras` if training ran where TensorFlow was absent."""
+  if os.path.isfile(os.path.join(model_dir, "tfhub", "saved_model.pb")):
+    return False
+  import keras  # pylint: disable=g-import-not-at-top
+  import dynvae_keras.models  # pylint: disable=g-import-not-at-top,unused-import
+  from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
+  logger.info("%s has no tfhub/ (trained without TensorFlow): exporting it now.", model_dir)
+  saved_model.export_tfhub(keras.saving.load_model(os.path.join(model_dir, "model.keras")),
+                           os.path.join(model_dir, "tfhub"), overwrite=True)
+  return True
+
+
+STAGES = ("train", "evaluate")
+
+
+def run_model(settings, point, output_dir, overwrite=False, stages=STAGES):
+  """Runs (or completes) the steps of one sweep point; returns the number of steps run.
+
+  `stages` = ("train",) trains only (e.g. on a GPU machine without TensorFlow); a later run with
+  the default stages exports `tfhub/` if it is missing, then postprocesses and evaluates.
+  """
   from dynvae_keras import train  # pylint: disable=g-import-not-at-top
   from dynvae_keras.evaluation import evaluate, postprocess  # pylint: disable=g-import-not-at-top
+  unknown = set(stages) - set(STAGES)
+  if unknown:
+    raise gin_utils.GinConfigError(f"Unknown study stage(s) {sorted(unknown)}; use {STAGES}.")
   base = os.path.join(output_dir, str(point.model_num))
   model_dir = os.path.join(base, "model")
   ran = 0
@@ -110,6 +133,10 @@ def run_model(settings, point, output_dir, overwrite=False):
         f"model.name = '{point.model_name}'"])
     train.train(model_dir, overwrite=overwrite)
     ran += 1
+  if "evaluate" not in stages:
+    gin.clear_config()
+    return ran
+  ran += _ensure_export(model_dir)
   for pp_config in settings.postprocess_configs:
     pp_dir = os.path.join(base, "postprocessed", _stem(pp_config))
     if overwrite or not _done(pp_dir, "postprocess"):
@@ -128,8 +155,9 @@ def run_model(settings, point, output_dir, overwrite=False):
   return ran
 
 
-def run_study(study_path, output_dir, model_nums=None, overwrite=False):
-  """Runs the sweep points `model_nums` (default all) of a study, then aggregates `output_dir`."""
+def run_study(study_path, output_dir, model_nums=None, overwrite=False, stages=STAGES):
+  """Runs the sweep points `model_nums` (default all) of a study, then aggregates `output_dir`
+  (when evaluating)."""
   from dynvae_keras.evaluation import aggregate  # pylint: disable=g-import-not-at-top
   settings = load_study(study_path)
   sweep = settings.sweep()
@@ -139,9 +167,11 @@ def run_study(study_path, output_dir, model_nums=None, overwrite=False):
       raise gin_utils.GinConfigError(
           f"model_num {n} is outside the study's sweep of {len(sweep)} models (0-{len(sweep) - 1}).")
   for n in numbers:
-    ran = run_model(settings, sweep[n], output_dir, overwrite=overwrite)
+    ran = run_model(settings, sweep[n], output_dir, overwrite=overwrite, stages=stages)
     print(f"model {n} ({sweep[n].model_name}, seed {sweep[n].random_seed}): "
           f"{ran} step(s) run", flush=True)
+  if "evaluate" not in stages:
+    return []
   rows = aggregate.aggregate(os.path.join(output_dir, RESULTS_GLOB),
                              os.path.join(output_dir, "results.json"))
   print(f"{len(rows)} evaluations aggregated into {os.path.join(output_dir, 'results.json')} (+ .csv)")

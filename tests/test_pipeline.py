@@ -268,3 +268,21 @@ def test_calibrate_proposes_a_schedule_from_a_beta_one_run(tmp_path, capsys, pip
   assert "not trained with β = 1" in capsys.readouterr().err
   assert calibrate.propose(20.4, 3000) == {"c_max": 20.0, "windows": 20, "period": 100, "ramp": 20,
                                            "step": 1.0, "start": 0.5}
+
+
+def test_study_trains_first_and_evaluates_later_elsewhere(tmp_path, capsys):
+  """GPU box without TensorFlow trains (--stages train); a CPU box exports, scores, aggregates."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  study_file = tmp_path / "s.gin"
+  study_file.write_text(STUDY.replace("study.random_seeds = [0, 1]", "study.random_seeds = [0]"))
+  out = tmp_path / "study"
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out), "--stages", "train"]) == 0
+  assert "model 0 (beta_vae, seed 0): 1 step(s) run" in capsys.readouterr().out
+  assert not (out / "0" / "postprocessed").exists() and not (out / "results.json").exists()
+  shutil.rmtree(out / "0" / "model" / "tfhub")   # as if trained where TensorFlow was absent
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out)]) == 0
+  # export + 2 postprocessings + 2 evaluations
+  assert "model 0 (beta_vae, seed 0): 5 step(s) run" in capsys.readouterr().out
+  assert (out / "0" / "model" / "tfhub" / "saved_model.pb").is_file()
+  assert len(json.loads((out / "results.json").read_text())["evaluation_results.discrete_mig"]) == 2
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out), "--stages", "fit"]) == 2
