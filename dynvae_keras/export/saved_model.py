@@ -75,10 +75,11 @@ class SavedModelFunction:
     path: SavedModel directory.
     signature: signature name.
     batch_size: rows per call.
+    module: the already loaded SavedModel at `path` (to avoid loading it twice).
   """
 
-  def __init__(self, path, signature, batch_size=4096):
-    self.module = load_saved_model(path)
+  def __init__(self, path, signature, batch_size=4096, module=None):
+    self.module = module if module is not None else load_saved_model(path)
     if signature not in self.module.signatures:
       raise KeyError(f"{path} has no signature '{signature}'; it has {sorted(self.module.signatures)}.")
     self.function = self.module.signatures[signature]
@@ -114,11 +115,11 @@ def load_representation_function(path, batch_size=4096):
   `path` may be a postprocessed `tfhub/` (signature `representation` → `default`, as dlib's
   evaluation reads it) or a trained model's `tfhub/` (signature `gaussian_encoder` → `mean`).
   """
-  signatures = load_saved_model(path).signatures
-  if "representation" in signatures:
-    function, key = SavedModelFunction(path, "representation", batch_size), "default"
-  elif "gaussian_encoder" in signatures:
-    function, key = SavedModelFunction(path, "gaussian_encoder", batch_size), "mean"
+  module = load_saved_model(path)
+  if "representation" in module.signatures:
+    function, key = SavedModelFunction(path, "representation", batch_size, module), "default"
+  elif "gaussian_encoder" in module.signatures:
+    function, key = SavedModelFunction(path, "gaussian_encoder", batch_size, module), "mean"
   else:
     raise KeyError(f"{path} has neither a 'representation' nor a 'gaussian_encoder' signature.")
 

@@ -42,9 +42,10 @@ def visualize(model_dir, output_dir, overwrite=False, seed=0, num_pics=16, num_a
   from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
   tfhub = os.path.join(model_dir, "tfhub")
   dataset = named_data.get_named_ground_truth_data(_dataset_name(model_dir))
-  encode = saved_model.SavedModelFunction(tfhub, "gaussian_encoder")
-  decode = saved_model.SavedModelFunction(tfhub, "decoder")
-  reconstruct = saved_model.SavedModelFunction(tfhub, "reconstructions")
+  module = saved_model.load_saved_model(tfhub)
+  encode = saved_model.SavedModelFunction(tfhub, "gaussian_encoder", module=module)
+  decode = saved_model.SavedModelFunction(tfhub, "decoder", module=module)
+  reconstruct = saved_model.SavedModelFunction(tfhub, "reconstructions", module=module)
   random_state = np.random.RandomState(seed)
   written = []
   with atomic.atomic_directory(output_dir, overwrite=overwrite) as tmp:
