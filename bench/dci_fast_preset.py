@@ -28,8 +28,7 @@ def cases(args):
     from dynvae_keras import results  # pylint: disable=g-import-not-at-top
     from dynvae_keras.data import get_named_ground_truth_data  # pylint: disable=g-import-not-at-top
     from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
-    with open(os.path.join(args.model_dir, "results", "gin", "train.gin"), encoding="utf-8") as f:
-      name = results.gin_dict_from_str(f.read())["dataset.name"].strip("'\"")
+    name = results.dataset_name(os.path.join(args.model_dir, "results", "gin", "train.gin"))
     yield (f"conv model {os.path.basename(os.path.normpath(args.model_dir))}",
            get_named_ground_truth_data(name),
            saved_model.load_representation_function(os.path.join(args.model_dir, "tfhub")))

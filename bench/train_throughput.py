@@ -114,10 +114,12 @@ def make_reference_runner(pool, batch_size, fuse, compute_dtype, seed=0):
     params = jax.tree.map(lambda p, a, b: p - scale * a / (jnp.sqrt(b) + 1e-7), params, m, v)
     return (params, m, v, t, key), loss
 
-  @jax.jit
-  def fused(state):
-    return jax.lax.scan(step, state, None, length=fuse)
+  return scan_runner(jax.jit(lambda carry: jax.lax.scan(step, carry, None, length=fuse)), state)
 
+
+def scan_runner(fused, state):
+  """run(num_calls): calls `fused(carry) → (carry, per-step losses)` that many times, waits for
+  the device, returns the last loss."""
   holder = [state]
 
   def run(num_calls):
@@ -130,6 +132,24 @@ def make_reference_runner(pool, batch_size, fuse, compute_dtype, seed=0):
 
 
 # --- ours --------------------------------------------------------------------------------------
+def epoch_clock():
+  """A Keras callback recording `time.perf_counter()` at each epoch end, after reading the
+  epoch's loss (which waits for the device to finish the epoch); `.losses` is the last loss."""
+  import keras  # pylint: disable=g-import-not-at-top
+
+  class EpochClock(keras.callbacks.Callback):
+    def __init__(self):
+      super().__init__()
+      self.times = []
+      self.losses = None
+
+    def on_epoch_end(self, epoch, logs=None):
+      self.losses = float(logs["loss"])
+      self.times.append(time.perf_counter())
+
+  return EpochClock()
+
+
 def make_ours_runner(pool, batch_size, fuse, policy, controlled, seed=0):
   """Returns (run(num_calls, windows) → steps/s of each window after the first, model).
 
@@ -148,18 +168,9 @@ def make_ours_runner(pool, batch_size, fuse, policy, controlled, seed=0):
   batch_dtype = "bfloat16" if policy == "mixed_bfloat16" else "float32"
   device_pool = jax.device_put(pool)
 
-  class EpochClock(keras.callbacks.Callback):
-    def __init__(self):
-      super().__init__()
-      self.times = []
-
-    def on_epoch_end(self, epoch, logs=None):
-      self.losses = float(logs["loss"])  # forces the device to finish the epoch
-      self.times.append(time.perf_counter())
-
   def run(num_calls, windows):
     steps = num_calls * fuse
-    clock = EpochClock()
+    clock = epoch_clock()
     batches = DeviceBatches(device_pool, batch_size, steps, seed=seed, dtype=batch_dtype)
     start = time.perf_counter()
     model.fit(batches, epochs=windows, verbose=0, shuffle=False, callbacks=[clock])
@@ -201,20 +212,11 @@ def make_ours_step_runner(pool, batch_size, fuse, policy, seed=0):
     return (state, key), logs["loss"]
 
   fused = jax.jit(lambda carry: jax.lax.scan(body, carry, None, length=fuse), donate_argnums=0)
-  holder = [(state, jax.random.PRNGKey(seed))]
-
-  def run(num_calls):
-    for _ in range(num_calls):
-      holder[0], losses = fused(holder[0])
-    losses.block_until_ready()
-    return float(losses[-1])
-
-  return run
+  return scan_runner(fused, (state, jax.random.PRNGKey(seed)))
 
 
-def timed(run, fuse, batch_size, seconds, repeats):
+def timed(run, fuse, seconds, repeats):
   """Median steps/s over `repeats` windows of about `seconds` each, after a warm-up."""
-  del batch_size
   t0 = time.perf_counter()
   run(2)  # compile + warm-up
   t1 = time.perf_counter()
@@ -289,9 +291,9 @@ def main(argv=None):
     for policy in args.policies.split(","):
       dtype = jnp.bfloat16 if policy == "mixed_bfloat16" else jnp.float32
       ref, _ = timed(make_reference_runner(pool, batch_size, args.fuse, dtype), args.fuse,
-                     batch_size, args.seconds, args.repeats)
+                     args.seconds, args.repeats)
       own, _ = timed(make_ours_step_runner(pool, batch_size, args.fuse, policy), args.fuse,
-                     batch_size, args.seconds, args.repeats)
+                     args.seconds, args.repeats)
       run_dyn, last_model = make_ours_runner(pool, batch_size, args.fuse, policy, True)
       dyn = timed_fit(run_dyn, args.fuse, args.seconds, args.repeats)
       run_beta, _ = make_ours_runner(pool, batch_size, args.fuse, policy, False)
@@ -317,14 +319,6 @@ def tf_cpu(pool, args):
   print(f"TensorFlow backend on CPU ({os.cpu_count()} cores), tf.data input, one fit per "
         f"measurement (epochs timed after a warm-up epoch); {time.strftime('%Y-%m-%d')}")
 
-  class EpochClock(keras.callbacks.Callback):
-    def __init__(self):
-      super().__init__()
-      self.times = []
-
-    def on_epoch_end(self, epoch, logs=None):
-      self.times.append(time.perf_counter())
-
   for batch_size in (int(b) for b in args.batch_sizes.split(",")):
     rates = {}
     for name, make in (("dynamic", lambda: DynamicVAE(seed=0)), ("beta", lambda: BetaVAE(beta=4.0))):
@@ -332,7 +326,7 @@ def tf_cpu(pool, args):
       model = make()
       model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
       steps = max(20, int(args.seconds * 15))
-      clock = EpochClock()
+      clock = epoch_clock()
       start = time.perf_counter()
       model.fit(make_tf_dataset(data, batch_size, steps * (args.repeats + 1), seed=0), epochs=args.repeats + 1,
                 steps_per_epoch=steps, verbose=0, callbacks=[clock])

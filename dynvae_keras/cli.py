@@ -33,15 +33,8 @@ def _train(args):
 
 
 def _export(args):
-  import keras  # pylint: disable=g-import-not-at-top
-  import dynvae_keras.models  # pylint: disable=g-import-not-at-top,unused-import
   from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
-  path = os.path.join(args.model_dir, "model.keras")
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"{path} does not exist: train the model first (dynvae train).")
-  out = saved_model.export_tfhub(keras.saving.load_model(path), os.path.join(args.model_dir, "tfhub"),
-                                 overwrite=args.overwrite)
-  print(f"SavedModel written to {out}")
+  print(f"SavedModel written to {saved_model.export_model_dir(args.model_dir, args.overwrite)}")
 
 
 def _postprocess(args):
@@ -102,15 +95,20 @@ def _demo(args):
   demo.run(args.output_dir, overwrite=args.overwrite, steps=args.steps)
 
 
+def _add_gin_flags(parser):
+  """dlib's flags: repeatable --gin_config / --gin_bindings, and --overwrite."""
+  parser.add_argument("--gin_config", action="append", default=[], help="gin config file (repeatable)")
+  parser.add_argument("--gin_bindings", action="append", default=[], help="gin binding (repeatable)")
+  parser.add_argument("--overwrite", action="store_true")
+
+
 def build_parser():
   parser = argparse.ArgumentParser(prog="dynvae", description=__doc__.splitlines()[0])
   sub = parser.add_subparsers(dest="command", required=True)
 
   p = sub.add_parser("train", help="train a model from gin configs (dlib_train)")
   p.add_argument("--model_dir", required=True)
-  p.add_argument("--gin_config", action="append", default=[], help="gin config file (repeatable)")
-  p.add_argument("--gin_bindings", action="append", default=[], help="gin binding (repeatable)")
-  p.add_argument("--overwrite", action="store_true")
+  _add_gin_flags(p)
   p.set_defaults(fn=_train)
 
   p = sub.add_parser("export", help="write <model_dir>/tfhub from <model_dir>/model.keras")
@@ -121,17 +119,13 @@ def build_parser():
   p = sub.add_parser("postprocess", help="extract a representation SavedModel (dlib_postprocess)")
   p.add_argument("--model_dir", required=True)
   p.add_argument("--output_dir", required=True)
-  p.add_argument("--gin_config", action="append", default=[])
-  p.add_argument("--gin_bindings", action="append", default=[])
-  p.add_argument("--overwrite", action="store_true")
+  _add_gin_flags(p)
   p.set_defaults(fn=_postprocess)
 
   p = sub.add_parser("evaluate", help="score a representation with a metric (dlib_evaluate)")
   p.add_argument("--input_dir", required=True, help="a postprocess output directory")
   p.add_argument("--output_dir", required=True)
-  p.add_argument("--gin_config", action="append", default=[])
-  p.add_argument("--gin_bindings", action="append", default=[])
-  p.add_argument("--overwrite", action="store_true")
+  _add_gin_flags(p)
   p.set_defaults(fn=_evaluate)
 
   p = sub.add_parser("aggregate", help="aggregate results into one JSON + CSV (dlib_aggregate_results)")

@@ -35,6 +35,13 @@ def gin_dict_from_str(operative_config: str) -> dict:
   return result
 
 
+def dataset_name(gin_path: str) -> str | None:
+  """The unquoted `dataset.name` bound in a results gin file (e.g. `train.gin`), or None."""
+  with open(gin_path, encoding="utf-8") as f:
+    value = gin_dict_from_str(f.read()).get("dataset.name")
+  return None if value is None else value.strip("'\"")
+
+
 def namespaced_dict(base_dict=None, **named_dicts) -> dict:
   """Merges dicts with keys `<name>.<key>` (dlib's `namespaced_dict`)."""
   result = dict(base_dict or {})

@@ -98,12 +98,9 @@ def _ensure_export(model_dir):
   """Writes `model_dir/tfhub` from `model.keras` if training ran where TensorFlow was absent."""
   if os.path.isfile(os.path.join(model_dir, "tfhub", "saved_model.pb")):
     return False
-  import keras  # pylint: disable=g-import-not-at-top
-  import dynvae_keras.models  # pylint: disable=g-import-not-at-top,unused-import
   from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
   logger.info("%s has no tfhub/ (trained without TensorFlow): exporting it now.", model_dir)
-  saved_model.export_tfhub(keras.saving.load_model(os.path.join(model_dir, "model.keras")),
-                           os.path.join(model_dir, "tfhub"), overwrite=True)
+  saved_model.export_model_dir(model_dir, overwrite=True)
   return True
 
 

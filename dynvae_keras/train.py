@@ -108,12 +108,15 @@ def _truncate_log(path, step):
     f.writelines(kept)
 
 
+def _has_tensorflow():
+  """Whether TensorFlow is installed (SavedModel export and TensorBoard events need it)."""
+  return importlib.util.find_spec("tensorflow") is not None
+
+
 def _export(model, model_dir):
   """`<model_dir>/tfhub` with dlib's signatures (needs TensorFlow; skipped with a warning without)."""
   from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
-  try:
-    import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError:
+  if not _has_tensorflow():
     logger.warning("TensorFlow is not installed: %s/tfhub was not written. Export later with "
                    "`dynvae export --model_dir %s` where TensorFlow is installed.", model_dir, model_dir)
     return
@@ -215,7 +218,7 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
                        on_save=lambda step: atomic.save_json(
                            os.path.join(model_dir, CHECKPOINT_STATE), {"step": step})),
   ]
-  if importlib.util.find_spec("tensorflow") is not None:
+  if _has_tensorflow():
     callbacks.insert(2, keras.callbacks.TensorBoard(log_dir=os.path.join(model_dir, "logs"),
                                                     update_freq="epoch", write_graph=False))
   else:

@@ -65,13 +65,12 @@ def resolve_auto_dataset(previous_dir, previous_step):
   """Binds `dataset.name` from the previous step's gin config when it is 'auto' (dlib's rule)."""
   if gin.query_parameter("dataset.name") != "auto":
     return
-  gin_dict = results.gin_dict_from_str(open(require_results(previous_dir, previous_step),
-                                            encoding="utf-8").read())
-  if "dataset.name" not in gin_dict:
+  name = results.dataset_name(require_results(previous_dir, previous_step))
+  if name is None:
     raise PipelineDirError(f"{previous_dir}'s {previous_step}.gin has no dataset.name binding; "
                            "bind dataset.name explicitly.")
   with gin.unlock_config():
-    gin.bind_parameter("dataset.name", gin_dict["dataset.name"].replace("'", "").replace('"', ""))
+    gin.bind_parameter("dataset.name", name)
 
 
 def refuse_existing(output_dir, overwrite):
@@ -79,10 +78,10 @@ def refuse_existing(output_dir, overwrite):
     raise FileExistsError(f"{output_dir} already exists; pass --overwrite to replace it.")
 
 
-def write_representation(model_path, output_path, transform_fn, seed):
-  """Saves `transform_fn(mean, logvar, noise)` over `model_path`'s encoder as `representation`."""
+def write_representation(encoder_module, output_path, transform_fn, seed):
+  """Saves `transform_fn(mean, logvar, noise)` over a loaded model SavedModel's
+  `gaussian_encoder` as the signature `representation`."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  encoder_module = saved_model.load_saved_model(model_path)
   encode = encoder_module.signatures["gaussian_encoder"]
   image_spec = encode.structured_input_signature[1]["images"]
 
@@ -128,7 +127,7 @@ def postprocess(model_dir, output_dir, overwrite=False, postprocess_fn=gin.REQUI
   encoder = saved_model.SavedModelFunction(model_path, "gaussian_encoder")
   with atomic.atomic_directory(output_dir, overwrite=overwrite) as tmp:
     transform_fn, _ = postprocess_fn(dataset, encoder, np.random.RandomState(random_seed), tmp)
-    write_representation(model_path, os.path.join(tmp, "tfhub"), transform_fn, int(random_seed))
+    write_representation(encoder.module, os.path.join(tmp, "tfhub"), transform_fn, int(random_seed))
     results.update_result_directory(os.path.join(tmp, "results"), "postprocess",
                                     {"elapsed_time": time.time() - start},
                                     os.path.join(model_dir, "results"))

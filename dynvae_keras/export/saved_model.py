@@ -68,6 +68,18 @@ def export_tfhub(model, path, overwrite=False):
   return path
 
 
+def export_model_dir(model_dir, overwrite=False):
+  """Writes `<model_dir>/tfhub` from `<model_dir>/model.keras` (e.g. trained without TensorFlow,
+  or on the torch backend); returns the SavedModel path."""
+  # Registers our model classes for `load_model`.
+  import dynvae_keras.models  # pylint: disable=g-import-not-at-top,unused-import
+  path = os.path.join(model_dir, "model.keras")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"{path} does not exist: train the model first (dynvae train).")
+  return export_tfhub(keras.saving.load_model(path), os.path.join(model_dir, "tfhub"),
+                      overwrite=overwrite)
+
+
 class SavedModelFunction:
   """numpy-in/numpy-out call of one signature of a TF SavedModel, in batches.
 

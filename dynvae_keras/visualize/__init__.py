@@ -30,9 +30,7 @@ def _dataset_name(model_dir):
   if not os.path.isfile(gin_path):
     raise FileNotFoundError(f"{gin_path} does not exist: {model_dir} is not a finished dynvae "
                             "training run (run dynvae train first).")
-  with open(gin_path, encoding="utf-8") as f:
-    name = results.gin_dict_from_str(f.read()).get("dataset.name", "")
-  return name.replace("'", "").replace('"', "")
+  return results.dataset_name(gin_path) or ""
 
 
 def visualize(model_dir, output_dir, overwrite=False, seed=0, num_pics=16, num_animations=3,
