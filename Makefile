@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
 DEMO_DIR ?= demo_output
+STUDY_DIR ?= runs/controlled_beta_cpu
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow bench reproduce-cpu clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,11 @@ test: $(STAMP_TEST)
 
 test-slow: $(STAMP_TEST)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+# docs/REPRODUCTION.md: the CPU-budget controlled-β study (27 models) and its report.
+reproduce-cpu: $(STAMP_DEMO)
+	$(VENV)/bin/dynvae study --study gin_configs/study/controlled_beta_study.gin --output_dir $(STUDY_DIR) --workers 2
+	$(VENV)/bin/dynvae report --study gin_configs/study/controlled_beta_study.gin --study_dir $(STUDY_DIR) --output_dir $(STUDY_DIR)/report --overwrite
 
 bench: $(STAMP_TEST)
 	$(PY) bench/render_dsprites.py

@@ -7,7 +7,8 @@ Subcommands (flags mirror dlib's `dlib_*` tools):
   evaluate     --input_dir P --output_dir E --gin_config gin_configs/metric/mig.gin
   aggregate    --glob 'O/*/metrics/*/*/results/aggregate/evaluation.json' --output O/results.json
   visualize    --model_dir M --output_dir V
-  study        --study gin_configs/study/<name>.gin --output_dir O [--model_num N | --model_nums A-B] [--stages train]
+  study        --study gin_configs/study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--stages train]
+  report       --study gin_configs/study/<name>.gin --study_dir O --output_dir R [--no_traversals]
   calibrate    --model_dir M --target_steps T [--gin_config gin_configs/model/vae.gin ...]
   demo         [--output_dir D] [--overwrite] [--steps N]
 """
@@ -74,14 +75,35 @@ def _visualize(args):
 def _study(args):
   from dynvae_keras import study  # pylint: disable=g-import-not-at-top
   if args.model_nums:
-    first, _, last = args.model_nums.partition("-")
-    numbers = range(int(first), int(last or first) + 1)
+    numbers = parse_model_nums(args.model_nums)
   elif args.model_num is not None:
     numbers = [args.model_num]
   else:
     numbers = None
   study.run_study(args.study, args.output_dir, model_nums=numbers, overwrite=args.overwrite,
-                  stages=tuple(args.stages.split(",")))
+                  stages=tuple(args.stages.split(",")), workers=args.workers,
+                  aggregate_results=not args.no_aggregate)
+
+
+def parse_model_nums(text):
+  """'0-3,7,9-10' → [0, 1, 2, 3, 7, 9, 10]."""
+  from dynvae_keras.gin_utils import GinConfigError  # pylint: disable=g-import-not-at-top
+  numbers = []
+  for part in text.split(","):
+    first, _, last = part.strip().partition("-")
+    try:
+      numbers.extend(range(int(first), int(last or first) + 1))
+    except ValueError:
+      raise GinConfigError(f"--model_nums takes ranges and numbers like '0-3,7'; got {text!r}.") from None
+  return numbers
+
+
+def _report(args):
+  from dynvae_keras import study_report  # pylint: disable=g-import-not-at-top
+  _, table = study_report.report(args.study, args.study_dir, args.output_dir,
+                                 overwrite=args.overwrite, traversals=not args.no_traversals)
+  print(table)
+  print(f"Report written to {args.output_dir}")
 
 
 def _calibrate(args):
@@ -144,11 +166,22 @@ def build_parser():
   p.add_argument("--study", required=True, help="gin file under gin_configs/study/")
   p.add_argument("--output_dir", required=True)
   p.add_argument("--model_num", type=int, default=None)
-  p.add_argument("--model_nums", default=None, help="range A-B (inclusive)")
+  p.add_argument("--model_nums", default=None, help="ranges/numbers, e.g. 0-3,7 (inclusive)")
+  p.add_argument("--workers", type=int, default=1,
+                 help="processes on this machine, sharing its cores (e.g. 2 on a 2-core CPU)")
+  p.add_argument("--no_aggregate", action="store_true", help="skip writing results.json")
   p.add_argument("--overwrite", action="store_true", help="redo finished steps")
   p.add_argument("--stages", default="train,evaluate",
                  help="'train' to only train (e.g. on a GPU machine without TensorFlow); default both")
   p.set_defaults(fn=_study)
+
+  p = sub.add_parser("report", help="tables, β/C/KL curves and traversals of a finished study")
+  p.add_argument("--study", required=True, help="the study's gin file")
+  p.add_argument("--study_dir", required=True, help="the study's --output_dir")
+  p.add_argument("--output_dir", required=True)
+  p.add_argument("--no_traversals", action="store_true", help="skip the traversal figures")
+  p.add_argument("--overwrite", action="store_true")
+  p.set_defaults(fn=_report)
 
   p = sub.add_parser("calibrate", help="propose C_max and the set-point schedule from a β = 1 run")
   p.add_argument("--model_dir", required=True, help="a finished β = 1 run, or where to train one")
@@ -175,11 +208,13 @@ def main(argv=None):
   from dynvae_keras.train import ConfigValueError, ModelDirError  # pylint: disable=g-import-not-at-top
   from dynvae_keras.calibrate import CalibrationError  # pylint: disable=g-import-not-at-top
   from dynvae_keras.evaluation.postprocess import PipelineDirError  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.study import StudyWorkerError  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.study_report import StudyIncompleteError  # pylint: disable=g-import-not-at-top
   try:
     args.fn(args)
   except (GinConfigError, ConfigValueError, ModelDirError, DatasetNotFoundError, DatasetFormatError,
           UnknownDatasetError, FileExistsError, FileNotFoundError, PipelineDirError,
-          CalibrationError) as e:
+          CalibrationError, StudyWorkerError, StudyIncompleteError) as e:
     # gin appends "In call to configurable ..." lines; the first lines say what is wrong.
     message = "\n".join(line for line in str(e).splitlines() if not line.strip().startswith("In call to"))
     print(f"dynvae {args.command}: error: {message}", file=sys.stderr)

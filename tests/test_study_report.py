@@ -1,0 +1,106 @@
+"""`dynvae study --workers N` (parallel processes on one machine) and `dynvae report`."""
+
+import csv
+import json
+
+import imageio.v2 as imageio
+import pytest
+
+from dynvae_keras import cli, study
+from dynvae_keras.gin_utils import GinConfigError
+
+STUDY = """
+study.random_seeds = [0]
+study.models = [('beta_vae', 'model/beta_vae.gin', ['vae.beta = 2.']),
+                ('dynamic_vae', 'model/dynamic_vae_quick.gin', [])]
+study.train_bindings = ['model.training_steps = 10', 'model.eval_steps = 1', 'model.batch_size = 8',
+                        'model.log_every = 5', 'encoder.num_latent = 3',
+                        'encoder.encoder_fn = @fc_encoder', 'decoder.decoder_fn = @fc_decoder']
+study.postprocess_configs = ['postprocess/mean.gin']
+study.metric_configs = ['metric/mig.gin', 'metric/sap_score.gin']
+study.metric_bindings = ['mig.num_train = 200', 'sap_score.num_train = 200', 'sap_score.num_test = 100']
+"""
+
+
+def test_model_nums_and_worker_threads():
+  assert cli.parse_model_nums("0-3,7, 9-10") == [0, 1, 2, 3, 7, 9, 10]
+  with pytest.raises(GinConfigError, match="0-3,7"):
+    cli.parse_model_nums("0-x")
+  env = study.worker_environment(2, cpu_count=2)
+  assert env["TF_NUM_INTRAOP_THREADS"] == env["OMP_NUM_THREADS"] == "1"
+  assert study.worker_environment(3, cpu_count=16)["TF_NUM_INTRAOP_THREADS"] == "5"
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory):
+  root = tmp_path_factory.mktemp("study")
+  study_file = root / "s.gin"
+  study_file.write_text(STUDY)
+  out = root / "out"
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out), "--workers", "2"]) == 0
+  return study_file, out
+
+
+def test_workers_run_every_model_and_aggregate_once(finished_study, capfd):
+  study_file, out = finished_study
+  rows = json.loads((out / "results.json").read_text())
+  assert sorted(rows["train_config.model.name"].values()) == ["'beta_vae'"] * 2 + ["'dynamic_vae'"] * 2
+  assert sum(v is not None for v in rows["evaluation_results.discrete_mig"].values()) == 2
+  # A rerun finds everything done.
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out), "--workers", "2"]) == 0
+  printed = capfd.readouterr().out  # the workers' lines come from their processes
+  assert "model 0 (beta_vae, seed 0): 0 step(s) run" in printed
+  assert "model 1 (dynamic_vae, seed 0): 0 step(s) run" in printed
+  assert "4 evaluations aggregated" in printed  # 2 models × 2 metrics, aggregated once
+  sap = json.loads((out / "results.json").read_text())["evaluation_results.SAP_score"]
+  assert sum(v is not None for v in sap.values()) == 2
+
+
+def test_failing_worker_is_named_and_rerun_completes(tmp_path, capsys):
+  study_file = tmp_path / "s.gin"
+  study_file.write_text(STUDY.replace("['vae.beta = 2.']", "['vae.bta = 2.']"))
+  out = tmp_path / "out"
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out), "--workers", "2",
+                   "--stages", "train"]) == 2
+  err = capsys.readouterr().err
+  assert "models [0] exited with 2" in err and "Rerun the same command" in err
+  assert (out / "1" / "model" / "results" / "gin" / "train.gin").is_file()  # the other worker finished
+  study_file.write_text(STUDY)
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out), "--workers", "2",
+                   "--stages", "train"]) == 0
+  assert (out / "0" / "model" / "results" / "gin" / "train.gin").is_file()
+
+
+def test_report_tables_curves_and_traversals(finished_study, tmp_path, capsys):
+  study_file, out = finished_study
+  report = tmp_path / "report"
+  assert cli.main(["report", "--study", str(study_file), "--study_dir", str(out),
+                   "--output_dir", str(report)]) == 0
+  summary = (report / "summary.md").read_text()
+  assert "| beta_vae | 1 |" in summary and "| dynamic_vae | 1 |" in summary
+  with open(report / "per_model.csv", newline="") as f:
+    rows = {row["name"]: row for row in csv.DictReader(f)}
+  mig = json.loads((out / "1" / "metrics" / "mean" / "mig" / "results" / "aggregate" /
+                    "evaluation.json").read_text())["evaluation_results.discrete_mig"]
+  assert float(rows["dynamic_vae"]["MIG"]) == pytest.approx(mig)
+  assert float(rows["beta_vae"]["final β"]) == pytest.approx(2.0)
+  assert rows["beta_vae"]["DCI disent."] == "nan"  # not in this study's metrics
+  # Set-point curves only for the controlled model.
+  assert (report / "control_curves_dynamic_vae.png").is_file()
+  assert not (report / "control_curves_beta_vae.png").exists()
+  for name in ("beta_vae", "dynamic_vae"):
+    assert len(imageio.mimread(report / f"traversal_{name}.gif")) == 20
+  assert cli.main(["report", "--study", str(study_file), "--study_dir", str(out),
+                   "--output_dir", str(report)]) == 2  # refuses to overwrite
+
+
+def test_report_on_unfinished_study_names_the_missing_step(finished_study, tmp_path, capsys):
+  study_file, out = finished_study
+  partial = tmp_path / "partial"
+  (partial / "0").mkdir(parents=True)
+  (partial / "0" / "model").symlink_to(out / "0" / "model")
+  assert cli.main(["report", "--study", str(study_file), "--study_dir", str(partial),
+                   "--output_dir", str(tmp_path / "r"), "--no_traversals"]) == 2
+  err = capsys.readouterr().err
+  assert "mig evaluation of model 0" in err and "rerun `dynvae study`" in err
+  assert not (tmp_path / "r").exists()
