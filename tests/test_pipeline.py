@@ -286,3 +286,60 @@ def test_study_trains_first_and_evaluates_later_elsewhere(tmp_path, capsys):
   assert (out / "0" / "model" / "tfhub" / "saved_model.pb").is_file()
   assert len(json.loads((out / "results.json").read_text())["evaluation_results.discrete_mig"]) == 2
   assert cli.main(["study", "--study", str(study_file), "--output_dir", str(out), "--stages", "fit"]) == 2
+
+
+def _tiny_grid_data():
+  from dynvae_keras import data  # pylint: disable=g-import-not-at-top
+  rs = np.random.RandomState(0)
+  labels = np.array([(a, b, c) for a in range(3) for b in range(4) for c in range(5)])
+  images = (rs.uniform(size=(60, 64, 64, 1)) > 0.9).astype(np.float32)
+  return data.ArrayGroundTruthData(images, labels)
+
+
+@pytest.mark.parametrize("metric, bindings", [
+    ("mig", ["mig.num_train=300"]),
+    ("beta_vae_sklearn", ["beta_vae_sklearn.num_train=40", "beta_vae_sklearn.num_eval=20",
+                          "beta_vae_sklearn.batch_size=8"]),
+])
+def test_tabulated_evaluation_scores_identically_and_caches_codes(pipeline, tmp_path, monkeypatch,
+                                                                    metric, bindings):
+  from dynvae_keras.data import named_data  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.evaluation import tabulated  # pylint: disable=g-import-not-at-top
+  monkeypatch.setitem(named_data._BUILDERS, "tiny_grid", _tiny_grid_data)  # pylint: disable=protected-access
+  post = tmp_path / "post"
+  import shutil  # pylint: disable=g-import-not-at-top
+  shutil.copytree(pipeline / "post" / "mean", post)
+  flags = ["--gin_config", f"gin_configs/metric/{metric}.gin", "--gin_bindings", "dataset.name='tiny_grid'"]
+  for b in bindings:
+    flags += ["--gin_bindings", b]
+  scores = {}
+  for tab in ("False", "True", "True"):  # direct, table computed, table read back
+    out = tmp_path / f"{metric}_{tab}_{len(scores)}"
+    assert cli.main(["evaluate", "--input_dir", str(post), "--output_dir", str(out), *flags,
+                     "--gin_bindings", f"evaluation.tabulate={tab}"]) == 0
+    result = _json(out / "results" / "json" / "evaluation_results.json")
+    scores[len(scores)] = {k: v for k, v in result.items() if k not in ("elapsed_time", "uuid")}
+    if len(scores) == 2:  # the cached table must be used from now on
+      assert (post / "code_table" / "tiny_grid.npy").is_file()
+      monkeypatch.setattr(tabulated, "encode_all_atoms", lambda *a, **k: pytest.fail("re-encoded"))
+  assert scores[0] == scores[1] == scores[2]
+  assert np.load(post / "code_table" / "tiny_grid.npy").shape == (60, 4)
+
+
+def test_tabulating_a_sampled_representation_is_refused(pipeline, tmp_path, capsys):
+  assert cli.main(["evaluate", "--input_dir", str(pipeline / "post" / "sampled"),
+                   "--output_dir", str(tmp_path / "x"), "--gin_config", "gin_configs/metric/mig.gin",
+                   *SMALL_MIG, "--gin_bindings", "evaluation.tabulate=True"]) == 2
+  err = capsys.readouterr().err
+  assert "@sampled_representation" in err and "evaluation.tabulate = False" in err
+  assert not (tmp_path / "x").exists()
+  # 'auto' scores the sampled representation directly, as without tabulation.
+  for tab in ("auto", "False"):
+    assert cli.main(["evaluate", "--input_dir", str(pipeline / "post" / "sampled"),
+                     "--output_dir", str(tmp_path / tab), "--gin_config", "gin_configs/metric/mig.gin",
+                     *SMALL_MIG, "--gin_bindings", f"evaluation.tabulate='{tab}'" if tab == "auto"
+                     else "evaluation.tabulate=False"]) == 0
+  auto, direct = (_json(tmp_path / t / "results" / "json" / "evaluation_results.json")["discrete_mig"]
+                  for t in ("auto", "False"))
+  assert auto == direct
+  assert not (pipeline / "post" / "sampled" / "code_table").exists()

@@ -80,3 +80,17 @@ def tabulate(ground_truth_data, representation_function, codes=None):
     return table[np.asarray(atoms)[:, 0]]
 
   return AtomIndexData(ground_truth_data), lookup
+
+
+def cached_tabulate(cache_path, ground_truth_data, representation_function):
+  """`tabulate` with the code table kept in `cache_path` (.npy): computed and written atomically
+  on the first call, read on later ones (e.g. by the other metrics of a study)."""
+  import os  # pylint: disable=g-import-not-at-top
+  from dynvae_keras import atomic  # pylint: disable=g-import-not-at-top
+  if os.path.isfile(cache_path):
+    return tabulate(ground_truth_data, representation_function, codes=np.load(cache_path))
+  codes = encode_all_atoms(ground_truth_data, representation_function)
+  os.makedirs(os.path.dirname(cache_path) or ".", exist_ok=True)
+  with atomic.atomic_file(cache_path) as tmp, open(tmp, "wb") as f:
+    np.save(f, codes)
+  return tabulate(ground_truth_data, representation_function, codes=codes)
