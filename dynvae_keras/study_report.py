@@ -5,8 +5,11 @@ figures) and writes, atomically, into `output_dir`:
 
 * `summary.md`: one row per model of the sweep: mean ± sample standard deviation (ddof = 1) over
   its seeds of the training results (reconstruction loss and KL, nats per image averaged over
-  the `model.eval_steps` evaluation batches; the final β, i.e. the KL weight of the last logged
-  interval), and of every metric scored on the first postprocessing of the study (`mean` in
+  the `model.eval_steps` evaluation batches — each model's own reconstruction loss, e.g. a
+  Gaussian NLL for σ-VAE; the final β, i.e. the KL weight of the last logged interval), of one
+  reconstruction error common to all models ("BCE@mean": Bernoulli cross-entropy in nats per
+  image, summed over pixels, of the decoded posterior mean of 2000 images drawn with seed 0,
+  through the exported `reconstructions` signature), and of every metric scored on the first postprocessing of the study (`mean` in
   dlib's studies): MIG, DCI disentanglement/completeness, SAP, FactorVAE and β-VAE scores
   (evaluation accuracy), modularity;
 * `per_model.csv`: the same quantities per model_num (seed), plus the model name and seed;
@@ -40,7 +43,9 @@ METRICS = (
     ("modularity", "modularity_explicitness", "modularity_score"),
 )
 TRAIN = (("recon.", "reconstruction_loss"), ("KL", "kl_loss"))
-COLUMNS = tuple(label for label, _ in TRAIN) + ("final β",) + tuple(label for label, _, _ in METRICS)
+COLUMNS = (tuple(label for label, _ in TRAIN) + ("BCE@mean", "final β")
+           + tuple(label for label, _, _ in METRICS))
+NUM_RECONSTRUCTIONS = 2000
 
 
 class StudyIncompleteError(FileNotFoundError):
@@ -59,6 +64,25 @@ def _read_log(model_dir):
   return curves.read_log(os.path.join(model_dir, "logs", "metrics.csv"))
 
 
+def reconstruction_bce(model_dir, num=NUM_RECONSTRUCTIONS, seed=0):
+  """Mean over `num` images (seed `seed`) of the Bernoulli cross-entropy (nats, summed over pixels)
+  between each image and the decoded posterior mean (`tfhub` signature `reconstructions`)."""
+  from dynvae_keras import results  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.data import named_data  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
+  dataset = named_data.get_named_ground_truth_data(
+      results.dataset_name(os.path.join(model_dir, "results", "gin", "train.gin")))
+  reconstruct = saved_model.SavedModelFunction(os.path.join(model_dir, "tfhub"), "reconstructions")
+  images = dataset.sample_observations(num, np.random.RandomState(seed)).astype(np.float32)
+  total = 0.0
+  for start in range(0, num, 500):
+    x = images[start:start + 500]
+    logits = np.asarray(reconstruct(x)["images"], dtype=np.float64)
+    bce = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
+    total += bce.reshape(len(x), -1).sum(axis=1).sum()
+  return total / num
+
+
 def collect(settings, study_dir):
   """[{model_num, name, seed, <COLUMNS>...}] for every point of the sweep."""
   if not settings.postprocess_configs:
@@ -74,6 +98,7 @@ def collect(settings, study_dir):
     row = {"model_num": point.model_num, "name": point.model_name, "seed": point.random_seed}
     for label, key in TRAIN:
       row[label] = float(train[f"train_results.{key}"])
+    row["BCE@mean"] = reconstruction_bce(model_dir)
     log = _read_log(model_dir)
     row["final β"] = float(log["beta"][-1]) if "beta" in log else float("nan")
     for label, stem, key in METRICS:

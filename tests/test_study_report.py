@@ -85,6 +85,17 @@ def test_report_tables_curves_and_traversals(finished_study, tmp_path, capsys):
   assert float(rows["dynamic_vae"]["MIG"]) == pytest.approx(mig)
   assert float(rows["beta_vae"]["final β"]) == pytest.approx(2.0)
   assert rows["beta_vae"]["DCI disent."] == "nan"  # not in this study's metrics
+  # The common reconstruction error = BCE of the Keras model's decoded posterior mean.
+  import keras  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from dynvae_keras import data  # pylint: disable=g-import-not-at-top
+  model = keras.models.load_model(out / "1" / "model" / "model.keras")
+  images = data.get_named_ground_truth_data("dsprites_full").sample_observations(
+      2000, np.random.RandomState(0)).astype(np.float32)
+  mean, _ = model.encode(images, training=False)
+  logits = keras.ops.convert_to_numpy(model.decode(mean, training=False)).astype(np.float64)
+  bce = np.maximum(logits, 0) - logits * images + np.log1p(np.exp(-np.abs(logits)))
+  assert float(rows["dynamic_vae"]["BCE@mean"]) == pytest.approx(bce.reshape(2000, -1).sum(1).mean(), rel=1e-4)
   # Set-point curves only for the controlled model.
   assert (report / "control_curves_dynamic_vae.png").is_file()
   assert not (report / "control_curves_beta_vae.png").exists()
