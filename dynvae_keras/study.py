@@ -195,7 +195,12 @@ def _run_workers(study_path, output_dir, numbers, workers, overwrite, stages):
     if overwrite:
       command.append("--overwrite")
     children.append((shard, subprocess.Popen(command, env=worker_environment(workers))))
-  failed = [(shard, child.wait()) for shard, child in children]
+  try:
+    failed = [(shard, child.wait()) for shard, child in children]
+  finally:  # interrupted (Ctrl-C, SIGTERM as an exception): take the workers down with us
+    for _, child in children:
+      if child.poll() is None:
+        child.terminate()
   failed = [(shard, code) for shard, code in failed if code != 0]
   if failed:
     raise StudyWorkerError("study worker(s) failed: " + "; ".join(
