@@ -26,8 +26,8 @@ def plot_control_curves(log, path, title=""):
   if "beta" in log:
     top.plot(steps, log["beta"], color="tab:red", label="β")
     top.set_yscale("log")
+    top.legend(loc="upper right")
   top.set_ylabel("β (KL weight)")
-  top.legend(loc="upper right")
   bottom.plot(steps, log["kl_loss"], color="tab:blue", label="KL (interval mean)")
   if "kl_feedback" in log:
     bottom.plot(steps, log["kl_feedback"], color="tab:cyan", alpha=0.7, label="KL feedback y(t)")
