@@ -35,10 +35,15 @@ def gin_dict_from_str(operative_config: str) -> dict:
   return result
 
 
+def bound_value(gin_path: str, key: str) -> str | None:
+  """The value string bound to `key` (e.g. `postprocess.postprocess_fn`) in a results gin file, or None."""
+  with open(gin_path, encoding="utf-8") as f:
+    return gin_dict_from_str(f.read()).get(key)
+
+
 def dataset_name(gin_path: str) -> str | None:
   """The unquoted `dataset.name` bound in a results gin file (e.g. `train.gin`), or None."""
-  with open(gin_path, encoding="utf-8") as f:
-    value = gin_dict_from_str(f.read()).get("dataset.name")
+  value = bound_value(gin_path, "dataset.name")
   return None if value is None else value.strip("'\"")
 
 

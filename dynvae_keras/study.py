@@ -98,7 +98,8 @@ def load_study(study_path):
   return settings
 
 
-def _stem(config):
+def config_stem(config):
+  """The directory name of a postprocess/metric config in a study ('metric/mig.gin' → 'mig')."""
   return os.path.splitext(os.path.basename(config))[0]
 
 
@@ -147,16 +148,16 @@ def run_model(settings, point, output_dir, overwrite=False, stages=STAGES):
     return ran
   ran += _ensure_export(model_dir)
   for pp_config in settings.postprocess_configs:
-    pp_dir = os.path.join(base, "postprocessed", _stem(pp_config))
+    pp_dir = os.path.join(base, "postprocessed", config_stem(pp_config))
     if overwrite or not _done(pp_dir, "postprocess"):
       gin_utils.parse([pp_config])
       postprocess.postprocess(model_dir, pp_dir, overwrite=True)
       ran += 1
     for metric_config in settings.metric_configs:
-      metric_dir = os.path.join(base, "metrics", _stem(pp_config), _stem(metric_config))
+      metric_dir = os.path.join(base, "metrics", config_stem(pp_config), config_stem(metric_config))
       if overwrite or not _done(metric_dir, "evaluation"):
-        logger.info("model %d: %s on the %s representation", point.model_num, _stem(metric_config),
-                    _stem(pp_config))
+        logger.info("model %d: %s on the %s representation", point.model_num, config_stem(metric_config),
+                    config_stem(pp_config))
         gin_utils.parse([metric_config], settings.metric_bindings)
         evaluate.evaluate(pp_dir, metric_dir, overwrite=True)
         ran += 1

@@ -30,7 +30,7 @@ import tempfile
 import numpy as np
 
 from dynvae_keras import atomic
-from dynvae_keras.study import load_study
+from dynvae_keras.study import config_stem, load_study
 
 # (column label, metric config stem, result key)
 METRICS = (
@@ -67,9 +67,12 @@ def _read_log(model_dir):
 def reconstruction_bce(model_dir, num=NUM_RECONSTRUCTIONS, seed=0):
   """Mean over `num` images (seed `seed`) of the Bernoulli cross-entropy (nats, summed over pixels)
   between each image and the decoded posterior mean (`tfhub` signature `reconstructions`)."""
+  import keras  # pylint: disable=g-import-not-at-top
+
   from dynvae_keras import results  # pylint: disable=g-import-not-at-top
   from dynvae_keras.data import named_data  # pylint: disable=g-import-not-at-top
   from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.models import losses  # pylint: disable=g-import-not-at-top
   dataset = named_data.get_named_ground_truth_data(
       results.dataset_name(os.path.join(model_dir, "results", "gin", "train.gin")))
   reconstruct = saved_model.SavedModelFunction(os.path.join(model_dir, "tfhub"), "reconstructions")
@@ -77,9 +80,8 @@ def reconstruction_bce(model_dir, num=NUM_RECONSTRUCTIONS, seed=0):
   total = 0.0
   for start in range(0, num, 500):
     x = images[start:start + 500]
-    logits = np.asarray(reconstruct(x)["images"], dtype=np.float64)
-    bce = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
-    total += bce.reshape(len(x), -1).sum(axis=1).sum()
+    bce = losses.bernoulli_loss(x, np.asarray(reconstruct(x)["images"], dtype=np.float32))
+    total += float(np.sum(keras.ops.convert_to_numpy(bce), dtype=np.float64))
   return total / num
 
 
@@ -87,8 +89,8 @@ def collect(settings, study_dir):
   """[{model_num, name, seed, <COLUMNS>...}] for every point of the sweep."""
   if not settings.postprocess_configs:
     raise ValueError("the study binds no study.postprocess_configs; there is nothing to report.")
-  postprocessing = os.path.splitext(os.path.basename(settings.postprocess_configs[0]))[0]
-  stems = {os.path.splitext(os.path.basename(c))[0] for c in settings.metric_configs}
+  postprocessing = config_stem(settings.postprocess_configs[0])
+  stems = {config_stem(c) for c in settings.metric_configs}
   rows = []
   for point in settings.sweep():
     base = os.path.join(study_dir, str(point.model_num))

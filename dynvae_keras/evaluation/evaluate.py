@@ -34,27 +34,24 @@ from dynvae_keras.export import saved_model
 CODE_TABLE_DIR = "code_table"
 
 
-def _tabulated_inputs(model_dir, dataset, representation, required=True):
+def _tabulated_inputs(model_dir, postprocess_gin, dataset, representation, required=True):
   """(data view, lookup) over the cached code table of `model_dir` (see module docstring); when
   not `required`, the inputs unchanged where tabulation does not apply."""
-  gin_path = postprocess_lib.require_results(model_dir, "postprocess")
-  with open(gin_path, encoding="utf-8") as f:
-    postprocess_fn = results.gin_dict_from_str(f.read()).get("postprocess.postprocess_fn", "")
-  applies = postprocess_fn == "@mean_representation" and tabulated.supports_tabulation(dataset)
-  if not required and not applies:
-    return dataset, representation
-  if postprocess_fn != "@mean_representation":
-    raise postprocess_lib.PipelineDirError(
-        f"evaluation.tabulate needs a deterministic representation; {model_dir} was postprocessed "
-        f"with {postprocess_fn or 'an unknown function'} (sampled codes would be frozen). "
-        "Set evaluation.tabulate = False for it.")
-  if not tabulated.supports_tabulation(dataset):
-    raise postprocess_lib.PipelineDirError(
-        f"evaluation.tabulate: {gin.query_parameter('dataset.name')} cannot enumerate its "
-        "observations (not rendered deterministically from the factors); set evaluation.tabulate = False.")
+  postprocess_fn = results.bound_value(postprocess_gin, "postprocess.postprocess_fn") or ""
   name = gin.query_parameter("dataset.name")
-  return tabulated.cached_tabulate(os.path.join(model_dir, CODE_TABLE_DIR, f"{name}.npy"),
-                                   dataset, representation)
+  if postprocess_fn != "@mean_representation":
+    problem = (f"evaluation.tabulate needs a deterministic representation; {model_dir} was postprocessed "
+               f"with {postprocess_fn or 'an unknown function'} (sampled codes would be frozen). "
+               "Set evaluation.tabulate = False for it.")
+  elif not tabulated.supports_tabulation(dataset):
+    problem = (f"evaluation.tabulate: {name} cannot enumerate its observations (not rendered "
+               "deterministically from the factors); set evaluation.tabulate = False.")
+  else:
+    return tabulated.cached_tabulate(os.path.join(model_dir, CODE_TABLE_DIR, f"{name}.npy"),
+                                     dataset, representation)
+  if required:
+    raise postprocess_lib.PipelineDirError(problem)
+  return dataset, representation
 
 
 @gin.configurable("evaluation", denylist=["model_dir", "output_dir", "overwrite"])
@@ -68,17 +65,17 @@ def evaluate(model_dir, output_dir, overwrite=False, evaluation_fn=gin.REQUIRED,
   """
   del name
   start = time.time()
-  postprocess_lib.require_results(model_dir, "postprocess")
+  postprocess_gin = postprocess_lib.require_results(model_dir, "postprocess")
   postprocess_lib.refuse_existing(output_dir, overwrite)
+  if tabulate not in (True, False, "auto"):
+    raise postprocess_lib.PipelineDirError(
+        f"evaluation.tabulate must be True, False or 'auto'; got {tabulate!r}.")
   postprocess_lib.resolve_auto_dataset(model_dir, "postprocess")
   from dynvae_keras.data import named_data  # pylint: disable=g-import-not-at-top
   dataset = named_data.get_named_ground_truth_data()
   representation = saved_model.load_representation_function(os.path.join(model_dir, "tfhub"))
-  if tabulate not in (True, False, "auto"):
-    raise postprocess_lib.PipelineDirError(
-        f"evaluation.tabulate must be True, False or 'auto'; got {tabulate!r}.")
   if tabulate:
-    dataset, representation = _tabulated_inputs(model_dir, dataset, representation,
+    dataset, representation = _tabulated_inputs(model_dir, postprocess_gin, dataset, representation,
                                                  required=tabulate is True)
   with atomic.atomic_directory(output_dir, overwrite=overwrite) as tmp:
     artifact_dir = os.path.join(tmp, "artifacts")

@@ -14,8 +14,11 @@ Do not tabulate a *sampled* representation: it draws noise per call and would be
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from dynvae_keras import atomic
 from dynvae_keras.data.ground_truth_data import GroundTruthData
 from dynvae_keras.evaluation.metrics import utils
 
@@ -85,8 +88,6 @@ def tabulate(ground_truth_data, representation_function, codes=None):
 def cached_tabulate(cache_path, ground_truth_data, representation_function):
   """`tabulate` with the code table kept in `cache_path` (.npy): computed and written atomically
   on the first call, read on later ones (e.g. by the other metrics of a study)."""
-  import os  # pylint: disable=g-import-not-at-top
-  from dynvae_keras import atomic  # pylint: disable=g-import-not-at-top
   if os.path.isfile(cache_path):
     return tabulate(ground_truth_data, representation_function, codes=np.load(cache_path))
   codes = encode_all_atoms(ground_truth_data, representation_function)
