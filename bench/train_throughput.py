@@ -88,8 +88,8 @@ def reference_loss(params, images, eps, beta, compute_dtype):
   return jnp.mean(recon) + beta * jnp.mean(kl)
 
 
-def make_reference_runner(pool, batch_size, fuse, compute_dtype, seed=0):
-  """Returns (run(num_calls) → blocks until done, steps per call)."""
+def reference_scan(pool, batch_size, fuse, compute_dtype, seed=0):
+  """(fused, state): `fused(state)` runs `fuse` reference steps in one `lax.scan` (not jitted)."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   pool = jax.device_put(pool)
@@ -114,7 +114,14 @@ def make_reference_runner(pool, batch_size, fuse, compute_dtype, seed=0):
     params = jax.tree.map(lambda p, a, b: p - scale * a / (jnp.sqrt(b) + 1e-7), params, m, v)
     return (params, m, v, t, key), loss
 
-  return scan_runner(jax.jit(lambda carry: jax.lax.scan(step, carry, None, length=fuse)), state)
+  return (lambda carry: jax.lax.scan(step, carry, None, length=fuse)), state
+
+
+def make_reference_runner(pool, batch_size, fuse, compute_dtype, seed=0):
+  """Returns run(num_calls) → blocks until done, returns the last loss."""
+  import jax  # pylint: disable=g-import-not-at-top
+  fused, state = reference_scan(pool, batch_size, fuse, compute_dtype, seed)
+  return scan_runner(jax.jit(fused), state)
 
 
 def scan_runner(fused, state):

@@ -159,3 +159,24 @@ def test_controller_config_round_trip():
   clone = control.IncrementalPIController.from_config(ctrl.get_config())
   assert clone.get_config() == ctrl.get_config()
   assert clone.setpoint.get_config() == ctrl.setpoint.get_config()
+
+
+@pytest.mark.parametrize("make, initial_beta", [
+    (lambda: control.PIController(control.StaircaseSetPoint(0.5, 1.0, 3, 8.0), kp=0.01, ki=0.05), 1.0),
+    (lambda: control.IncrementalPIController(control.HybridAnnealingSetPoint(0.5, 1.0, 4, 2, 9.0),
+                                             beta_0=20.0, kp=0.5, ki=0.3), 20.0),
+    (lambda: control.IncrementalPIController(zero_init=False, beta_0=5.0), 5.0)])
+def test_last_logs_are_the_last_update(make, initial_beta):
+  """`last_logs()` (what evaluation logs) is read back from the state: the initial β and zeros
+  before any update, then exactly the values the last update returned."""
+  controller = make()
+  before = {k: float(to_numpy(v)) for k, v in controller.last_logs().items()}
+  assert before == {"beta": initial_beta, "kl_setpoint": 0.0, "kl_feedback": 0.0, "p_term": 0.0,
+                    "i_term": 0.0}
+  for kl in (3.0, 0.2, 7.5, 1.0, 4.0, 12.0, 0.0):
+    logs = {k: float(to_numpy(v)) for k, v in controller.update(kl).items()}
+    last = {k: float(to_numpy(v)) for k, v in controller.last_logs().items()}
+    assert last.keys() == logs.keys()
+    for name in logs:
+      assert last[name] == pytest.approx(logs[name], rel=1e-5, abs=1e-6), name
+    assert float(to_numpy(controller.beta)) == pytest.approx(logs["beta"], rel=1e-6)

@@ -1,7 +1,9 @@
 """Data-parallel training on 2 CPU devices: the controller sees the global-batch KL.
 
 JAX: `keras.distribution.DataParallel` over 2 host devices gives the same β trajectory as one
-device (one SPMD program over the global batch). TensorFlow: `MirroredStrategy` over 2 logical
+device (one SPMD program over the global batch); fused steps (`steps_per_execution` as one
+`lax.scan`) under the distribution end where Keras' step-by-step loop does; `DeviceBatches`
+made under the distribution draws the same batches, already sharded along the batch axis. TensorFlow: `MirroredStrategy` over 2 logical
 CPUs; with the weights frozen (lr 0) the KL sequence depends only on the data, so the β
 trajectory must equal one device's; every replica holds the same β; with training it stays
 close (replicas draw their own sampling noise, so weights differ slightly).
@@ -19,11 +21,11 @@ from dynvae_keras.models import DynamicVAE
 from dynvae_keras.data import get_named_ground_truth_data
 data = get_named_ground_truth_data("dsprites_full")
 
-def betas_of(make_stream, lr, scope=None, steps=8):
+def betas_of(make_stream, lr, scope=None, steps=8, steps_per_execution=1):
   keras.utils.set_random_seed(0)
   def build():
     model = DynamicVAE(encoder_fn="fc_encoder", decoder_fn="fc_decoder", seed=1)
-    model.compile(optimizer=keras.optimizers.Adam(lr))
+    model.compile(optimizer=keras.optimizers.Adam(lr), steps_per_execution=steps_per_execution)
     return model
   if scope is not None:
     with scope():
@@ -48,6 +50,26 @@ for lr in (0.0, 1e-3):
   keras.distribution.set_distribution(None)
   out[str(lr)] = [single, parallel]
 out["devices"] = len(jax.devices())
+
+from dynvae_keras.data.device_batches import DeviceBatches, observation_pool
+pool = observation_pool(data, 256, seed=0)
+device_stream = lambda n: DeviceBatches(pool, 16, n, seed=3, chunk=5)
+runs = {"single_fused": betas_of(device_stream, 1e-3, steps=10, steps_per_execution=4)}
+keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+sharded = device_stream(10)
+out["batch_spec"] = list(sharded[7][0].sharding.spec)
+out["same_batches"] = bool((np.asarray(sharded[7][0]) == np.asarray(device_stream(10)[7][0])).all())
+runs["parallel_loop"] = betas_of(device_stream, 1e-3, steps=10)
+runs["parallel_fused"] = betas_of(device_stream, 1e-3, steps=10, steps_per_execution=4)
+keras.distribution.set_distribution(None)
+out["same_batches"] &= bool((np.asarray(sharded[7][0]) == np.asarray(device_stream(10)[7][0])).all())
+weights = {name: [np.asarray(w) for w in model.weights] for name, (model, _) in runs.items()}
+out["fused_vs_loop"] = max(float(np.max(np.abs(a - b))) for a, b in
+                           zip(weights["parallel_fused"], weights["parallel_loop"]))
+out["fused_vs_single"] = max(float(np.max(np.abs(a - b))) for a, b in
+                             zip(weights["parallel_fused"], weights["single_fused"]))
+out["last_betas"] = {name: betas[-1] for name, (_, betas) in runs.items()}
+out["fused_sharding"] = list(runs["parallel_fused"][0].trainable_variables[0].value.sharding.spec)
 print("RESULT" + json.dumps(out))
 """
 
@@ -64,7 +86,7 @@ for lr in (0.0, 1e-3):
   _, single = betas_of(stream, lr)
   model, parallel = betas_of(stream, lr, scope=strategy.scope)
   out[str(lr)] = [single, parallel]
-  out["replica_betas_" + str(lr)] = [float(v.numpy()) for v in model.controller.beta.value.values]
+  out["replica_betas_" + str(lr)] = [float(v.numpy()) for v in model.controller.previous_output.value.values]
 out["replicas"] = strategy.num_replicas_in_sync
 print("RESULT" + json.dumps(out))
 """
@@ -81,6 +103,14 @@ def test_jax_data_parallel_matches_one_device():
     single, parallel = res[lr]
     assert len(single) == len(parallel) == 8
     np.testing.assert_allclose(parallel, single, rtol=1e-6)
+  # DeviceBatches under the distribution: same stream, drawn sharded along the batch axis.
+  assert res["same_batches"] and res["batch_spec"] == ["batch", None, None, None], res
+  # Fused steps under the distribution: the loop's result, one device's β; state stays replicated.
+  assert res["fused_vs_loop"] < 1e-6 and res["fused_vs_single"] < 1e-4, res
+  betas = res["last_betas"]
+  assert betas["parallel_fused"] == betas["parallel_loop"], betas
+  np.testing.assert_allclose(betas["parallel_fused"], betas["single_fused"], rtol=1e-6)
+  assert res["fused_sharding"] == [None, None], res
 
 
 def test_tf_mirrored_strategy_uses_the_global_kl():

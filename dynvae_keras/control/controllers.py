@@ -24,7 +24,12 @@ def _f(error):
 
 
 class _Controller(keras.layers.Layer):
-  """Shared parts: the step counter, the set point, the last logged values, β clamps."""
+  """Shared parts: the step counter, the set point, β clamps, logs read back from the state.
+
+  The state is the minimum the update needs (plus what a log needs and the update cannot
+  recompute); β and the logged values are functions of it, so a compiled step carries no
+  copies of them.
+  """
 
   def __init__(self, setpoint, beta_min, beta_max=None, **kwargs):
     super().__init__(**kwargs)
@@ -38,22 +43,23 @@ class _Controller(keras.layers.Layer):
     self.beta_min = float(beta_min)
     self.beta_max = None if beta_max is None else float(beta_max)
     self.step = self.add_weight(name="step", shape=(), initializer="zeros", trainable=False)
-    self.beta = self.add_weight(name="beta", shape=(), initializer="zeros", trainable=False)
-    self._last = {name: self.add_weight(name=name, shape=(), initializer="zeros", trainable=False)
-                  for name in ("kl_setpoint", "kl_feedback", "p_term", "i_term")}
 
-  def _record(self, logs):
-    """Stores the step's logged values (readable later through `last_logs`) and returns them."""
-    self.beta.assign(logs["beta"])
-    for name, variable in self._last.items():
-      variable.assign(logs[name])
-    return logs
+  @property
+  def beta(self):
+    """The current β: the last unclamped output W clamped to [β_min, β_max] (a tensor)."""
+    return self._clamp(ops.convert_to_tensor(self.previous_output))
 
   def last_logs(self):
     """The values logged by the last update (β's initial value and zeros before any update)."""
-    logs = {name: ops.convert_to_tensor(v) for name, v in self._last.items()}
-    logs["beta"] = ops.convert_to_tensor(self.beta)
+    started = ops.convert_to_tensor(self.step) > 0
+    logs = {name: ops.where(started, ops.cast(value, "float32"), 0.0)
+            for name, value in self._logged_state().items()}
+    logs["beta"] = self.beta
     return logs
+
+  def _logged_state(self):
+    """kl_setpoint, kl_feedback, p_term, i_term of the last update, from the state."""
+    raise NotImplementedError
 
   def _clamp(self, w):
     beta = ops.maximum(w, self.beta_min)
@@ -96,10 +102,10 @@ class PIController(_Controller):
     if float(kp) < 0 or float(ki) < 0:
       raise ValueError(f"gains must be >= 0; got kp={kp}, ki={ki}.")
     self.kp, self.ki = float(kp), float(ki)
-    self.beta.assign(self.beta_min)
     self.integral = self.add_weight(name="integral", shape=(), initializer="zeros", trainable=False)
     self.previous_output = self.add_weight(name="previous_output", shape=(), initializer="zeros",
                                            trainable=False)
+    self.feedback = self.add_weight(name="feedback", shape=(), initializer="zeros", trainable=False)
 
   def update(self, kl):
     kl = ops.cast(kl, "float32")
@@ -111,11 +117,18 @@ class PIController(_Controller):
     integral = ops.where(ops.convert_to_tensor(self.previous_output) < self.beta_min,
                          integral_prev, integral_prev - self.ki * error)
     output = p_term + integral + self.beta_min
-    beta = self._clamp(output)
     self.integral.assign(integral)
     self.previous_output.assign(output)
-    return self._record({"beta": beta, "kl_setpoint": setpoint, "kl_feedback": kl, "p_term": p_term,
-                         "i_term": integral})
+    self.feedback.assign(kl)
+    return {"beta": self._clamp(output), "kl_setpoint": setpoint, "kl_feedback": kl,
+            "p_term": p_term, "i_term": integral}
+
+  def _logged_state(self):
+    integral = ops.convert_to_tensor(self.integral)
+    return {"kl_setpoint": self.setpoint(ops.convert_to_tensor(self.step)),
+            "kl_feedback": ops.convert_to_tensor(self.feedback),
+            "p_term": ops.convert_to_tensor(self.previous_output) - integral - self.beta_min,
+            "i_term": integral}
 
   def get_config(self):
     return {**super().get_config(), "kp": self.kp, "ki": self.ki}
@@ -153,7 +166,6 @@ class IncrementalPIController(_Controller):
     self.beta_0, self.kp, self.ki = float(beta_0), float(kp), float(ki)
     self.window, self.zero_init = int(window), bool(zero_init)
     self.average = MovingAverage(self.window, zero_init=self.zero_init, name="kl_average")
-    self.beta.assign(self.beta_0)
     self.previous_output = self.add_weight(
         name="previous_output", shape=(), initializer=keras.initializers.Constant(self.beta_0),
         trainable=False)
@@ -172,12 +184,18 @@ class IncrementalPIController(_Controller):
     d_i = ops.where(previous_output < self.beta_min, 0.0, -self.ki * error)
     output = previous_output + d_p + d_i
     integral = ops.convert_to_tensor(self.integral) + d_i
-    beta = self._clamp(output)
     self.previous_output.assign(output)
     self.previous_error.assign(error)
     self.integral.assign(integral)
-    return self._record({"beta": beta, "kl_setpoint": setpoint, "kl_feedback": feedback,
-                         "p_term": self.kp * (_f(error) - 0.5), "i_term": integral})
+    return {"beta": self._clamp(output), "kl_setpoint": setpoint, "kl_feedback": feedback,
+            "p_term": self.kp * (_f(error) - 0.5), "i_term": integral}
+
+  def _logged_state(self):
+    error = ops.convert_to_tensor(self.previous_error)
+    return {"kl_setpoint": self.setpoint(ops.convert_to_tensor(self.step)),
+            "kl_feedback": self.average.value(),
+            "p_term": self.kp * (_f(error) - 0.5),
+            "i_term": ops.convert_to_tensor(self.integral)}
 
   def get_config(self):
     return {**super().get_config(), "beta_0": self.beta_0, "kp": self.kp, "ki": self.ki,

@@ -41,9 +41,16 @@ class MovingAverage(keras.layers.Layer):
     count = ops.minimum(ops.convert_to_tensor(self.count) + 1.0, float(self.window))
     self.buffer.assign(buffer)
     self.count.assign(count)
+    return self._average(buffer, count)
+
+  def value(self):
+    """The average after the last push (0 before any), without pushing."""
+    return self._average(ops.convert_to_tensor(self.buffer), ops.convert_to_tensor(self.count))
+
+  def _average(self, buffer, count):
     if self.zero_init:
       return ops.mean(buffer)
-    return ops.sum(buffer) / count
+    return ops.sum(buffer) / ops.maximum(count, 1.0)
 
   def get_config(self):
     return {**super().get_config(), "window": self.window, "zero_init": self.zero_init}

@@ -9,7 +9,9 @@ a conversion to float in [0, 1]. Batch `i` is a pure function of (seed, i), so r
 see the batches an uninterrupted run would have seen.
 
 Backends: JAX (jitted sampler; the batches are `jax.Array`s that `model.fit` consumes without a
-copy). Other backends raise: use `input_pipeline.training_input` there.
+copy; under a `keras.distribution` set before the stream is made, the pool is replicated on the
+distribution's devices and batches are drawn sharded along the batch axis). Other backends
+raise: use `input_pipeline.training_input` there.
 """
 
 from __future__ import annotations
@@ -52,11 +54,12 @@ def to_uint8(images) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
-def _chunk_sampler(batch_size, dtype, chunk):
+def _chunk_sampler(batch_size, dtype, chunk, batch_sharding=None):
   """jitted (pool, seed, first step) → `chunk` consecutive batches as separate arrays.
 
   One dispatch (and one scalar transfer) per chunk instead of per step: a host→device transfer
   per step would also wait for the queued training steps and serialise host and device.
+  With `batch_sharding` (a `jax.sharding.Sharding`) the batches come out laid out that way.
   Cached so new streams reuse the compiled sampler.
   """
   import jax  # pylint: disable=g-import-not-at-top
@@ -71,7 +74,24 @@ def _chunk_sampler(batch_size, dtype, chunk):
     batches = jax.vmap(lambda step: sample(pool, seed, step))(first + jnp.arange(chunk))
     return tuple(batches[j] for j in range(chunk))
 
-  return jax.jit(sample_chunk)
+  out_shardings = None if batch_sharding is None else (batch_sharding,) * chunk
+  return jax.jit(sample_chunk, out_shardings=out_shardings)
+
+
+def _layouts(image_shape, batch_size):
+  """(pool sharding, batch sharding) under the active `keras.distribution`, or (None, None).
+
+  The pool is replicated on every device of the distribution's mesh and each batch is drawn
+  already split along the batch axis as the distribution lays out data, so data-parallel steps
+  read their shard without a transfer.
+  """
+  from keras.src import distribution  # pylint: disable=g-import-not-at-top
+  active = distribution.distribution()
+  if active is None:
+    return None, None
+  import jax  # pylint: disable=g-import-not-at-top
+  batch_sharding = active.get_data_layout((batch_size,) + tuple(image_shape)).backend_layout
+  return jax.sharding.NamedSharding(batch_sharding.mesh, jax.sharding.PartitionSpec()), batch_sharding
 
 
 class DeviceBatches(keras.utils.PyDataset):
@@ -109,7 +129,8 @@ class DeviceBatches(keras.utils.PyDataset):
       raise ValueError(f"images must be (N, H, W, C); got shape {images.shape}.")
     self.batch_size, self.seed = int(batch_size), int(seed)
     self.num_batches_total, self.start_step = int(num_batches), int(start_step)
-    self.pool = jax.device_put(images)
+    pool_sharding, self._batch_sharding = _layouts(images.shape[1:], self.batch_size)
+    self.pool = jax.device_put(images, pool_sharding)
     self.dtype = str(dtype)
     self.chunk = max(1, min(int(chunk), self.num_batches_total))
     self._cache = {}
@@ -123,7 +144,7 @@ class DeviceBatches(keras.utils.PyDataset):
     if index not in self._cache:
       first = index - index % self.chunk
       size = min(self.chunk, self.num_batches_total - first)
-      sample = _chunk_sampler(self.batch_size, self.dtype, size)
+      sample = _chunk_sampler(self.batch_size, self.dtype, size, self._batch_sharding)
       batches = sample(self.pool, np.uint32(self.seed), np.int32(self.start_step + first))
       self._cache = dict(zip(range(first, first + size), batches))
     return (self._cache[index],)

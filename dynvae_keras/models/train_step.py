@@ -64,8 +64,12 @@ class MultiLossTrainStep:
   def _logs(self, terms):
     for name, tracker in self._term_trackers.items():
       tracker.update_state(terms[name])
+    return self._current_logs(terms)
+
+  def _current_logs(self, state_values):
+    """The trackers' running means and, for each of `state_terms`, its value in `state_values`."""
     logs = {name: tracker.result() for name, tracker in self._term_trackers.items()}
-    logs.update({name: terms[name] for name in self.state_terms})
+    logs.update({name: state_values[name] for name in self.state_terms})
     return logs
 
   def _unpack(self, data):
@@ -183,29 +187,24 @@ class MultiLossTrainStep:
     Keras' JAX trainer loops k times in Python over a jitted single step; scanning instead
     removes the per-step dispatch and host work, which dominate once a step is cheap (GPU,
     bfloat16). The k batches are stacked inside the compiled call (batches that already live on
-    the device are not copied from the host, see `dynvae_keras.data.device_batches`). Logs are those after the last step;
-    a final partial group of steps runs one step at a time. Other backends, `run_eagerly`,
-    `jit_compile=False` and distributed training keep Keras' own loop.
+    the device are not copied from the host, see `dynvae_keras.data.device_batches`). Logs are
+    those after the last step; a final partial group of steps runs one step at a time. Under a
+    `keras.distribution` (e.g. `DataParallel`) the batches arrive sharded and the state keeps
+    its variables' shardings, as in Keras' own step. Other backends, `run_eagerly` and
+    `jit_compile=False` keep Keras' own loop.
     """
     from keras.src import distribution  # pylint: disable=g-import-not-at-top
     if (keras.backend.backend() != "jax" or self.steps_per_execution <= 1 or self.run_eagerly
-        or not self.jit_compile or distribution.distribution() is not None):
+        or not self.jit_compile):
       return super().make_train_function(force)
     if self.train_function is not None and not force:
       return None
     import jax  # pylint: disable=g-import-not-at-top
-    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-
-    def scan_steps(state, batches):
-      def body(carry, data):
-        logs, carry = self.train_step(carry, data)
-        return carry, logs
-      stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *batches)
-      state, logs = jax.lax.scan(body, state, stacked)
-      return jax.tree.map(lambda values: values[-1], logs), state
-
-    fused = jax.jit(scan_steps, donate_argnums=0)
-    single = jax.jit(self.train_step, donate_argnums=0)
+    out_shardings = None
+    if distribution.distribution() is not None:
+      out_shardings = (None, self._get_state_sharding_spec())  # Keras' JAX trainer's layout
+    fused = jax.jit(self._jax_scan_steps, donate_argnums=0, out_shardings=out_shardings)
+    single = jax.jit(self.train_step, donate_argnums=0, out_shardings=out_shardings)
     k = self.steps_per_execution
 
     def iterator_step(state, iterator):
@@ -225,6 +224,27 @@ class MultiLossTrainStep:
 
     self.train_function = iterator_step
     return None
+
+  def _jax_scan_steps(self, state, batches):
+    """`len(batches)` training steps as one `lax.scan` (JAX): returns (last step's logs, state).
+
+    Nothing is stacked per step (that costs a dynamic-update-slice per logged value per step):
+    the loop carries the state terms of the latest step, and the running means are read from
+    the final metric variables once, after the loop.
+    """
+    import jax  # pylint: disable=g-import-not-at-top
+    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+    def body(carry, data):
+      logs, state = self.train_step(carry[0], data)
+      return (state, {name: logs[name] for name in self.state_terms}), None
+
+    shapes, _ = jax.eval_shape(self.train_step, state, batches[0])
+    initial = {name: jnp.zeros(shapes[name].shape, shapes[name].dtype) for name in self.state_terms}
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *batches)
+    (state, last), _ = jax.lax.scan(body, (state, initial), stacked)
+    with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, state[3]))):
+      return self._current_logs(last), state
 
   def _jax_test_step(self, state, data):
     trainable, non_trainable, metrics_variables = state

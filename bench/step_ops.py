@@ -1,0 +1,123 @@
+"""Operations per training step in the compiled fused loop: ours against the plain-JAX reference.
+
+Once a step takes about a millisecond (GPU, bfloat16), what separates two implementations of the
+same math is the number of kernels each step launches. This compiles `--fuse` steps as one
+`lax.scan` for the dlib conv VAE (batch `--batch_size`, Adam) three ways and counts the
+instructions of the loop body in XLA's optimized HLO for the default JAX device:
+
+* ``reference``: the plain-JAX step of `bench/train_throughput.py` (β = 4; it also draws its
+  batch inside the loop: a gather and two RNG splits that ours does outside);
+* ``ours+beta``: `BetaVAE(beta=4)` through the model's fused loop (`_jax_scan_steps`, what
+  `model.fit(..., steps_per_execution=k)` runs);
+* ``ours+dyn``: `DynamicVAE` (incremental PI controller inside the step) the same way.
+
+"kernel-like" counts the body's instructions that do work on the device (fusions, library calls
+such as convolutions and GEMMs, copies, loops, reductions, ...), leaving out tuple plumbing,
+parameters, constants and bitcasts. On a GPU each is roughly one kernel launch per step; on a
+CPU the count is a proxy (XLA's CPU and GPU fusion passes differ). Deterministic: no timing.
+
+Usage: KERAS_BACKEND=jax python bench/step_ops.py [--batch_size 64] [--policy mixed_bfloat16]
+"""
+
+import argparse
+import collections
+import os
+import re
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+PLUMBING = {"get-tuple-element", "tuple", "parameter", "constant", "bitcast"}
+
+
+def _computations(hlo_text):
+  """{computation name: its text} of an HLO module dump."""
+  computations = {}
+  for block in hlo_text.split("\n\n"):
+    head = block.strip().split("\n", 1)[0]
+    match = re.match(r"(?:ENTRY )?%?([\w.\-]+) ", head)
+    if match and head.rstrip().endswith("{"):
+      computations[match.group(1)] = block.strip()
+  return computations
+
+
+def loop_body_opcodes(hlo_text):
+  """Counter of opcodes in the body of the entry computation's (first) while loop."""
+  computations = _computations(hlo_text)
+  entry = next(text for text in computations.values() if text.startswith("ENTRY"))
+  match = re.search(r"while\(.*?body=%?([\w.\-]+)", entry)
+  if match is None:
+    raise RuntimeError("no while loop in the compiled entry computation")
+  counts = collections.Counter()
+  for line in computations[match.group(1)].split("\n")[1:]:
+    op = re.search(r"=\s*(?:\([^=]*?\)|\S+)\s+([a-z][\w\-]*)\(", line)
+    if op:
+      counts[op.group(1)] += 1
+  return counts
+
+
+def kernel_like(counts):
+  return sum(n for op, n in counts.items() if op not in PLUMBING)
+
+
+def ours_hlo(make_model, pool, batch_size, fuse, policy):
+  """Optimized HLO text of the model's fused `fuse`-step loop on stacked device batches."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  import keras  # pylint: disable=g-import-not-at-top
+  keras.mixed_precision.set_dtype_policy(policy)
+  keras.utils.set_random_seed(0)
+  model = make_model()
+  model.compile(optimizer=keras.optimizers.Adam(1e-4), steps_per_execution=fuse)
+  model.build((None,) + pool.shape[1:])
+  model.optimizer.build(model.trainable_variables)
+  state = tuple(model._get_jax_state(trainable_variables=True, non_trainable_variables=True,  # pylint: disable=protected-access
+                                     optimizer_variables=True, metrics_variables=True))
+  dtype = jnp.bfloat16 if policy == "mixed_bfloat16" else jnp.float32
+  batch = jax.ShapeDtypeStruct((batch_size,) + pool.shape[1:], dtype)
+  lowered = jax.jit(model._jax_scan_steps).lower(state, [(batch,)] * fuse)  # pylint: disable=protected-access
+  return lowered.compile().as_text()
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--batch_size", type=int, default=64)
+  parser.add_argument("--policy", default="float32", choices=["float32", "mixed_bfloat16"])
+  parser.add_argument("--fuse", type=int, default=4, help="steps per compiled loop")
+  args = parser.parse_args(argv)
+
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  import keras  # pylint: disable=g-import-not-at-top
+  if keras.backend.backend() != "jax":
+    raise SystemExit("Run with KERAS_BACKEND=jax.")
+  import train_throughput  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.models import BetaVAE, DynamicVAE  # pylint: disable=g-import-not-at-top
+
+  pool = np.zeros((256, 64, 64, 1), np.uint8)
+  print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}); jax {jax.__version__}, "
+        f"keras {keras.__version__}; batch {args.batch_size}, {args.policy}, loop of {args.fuse} "
+        f"steps; {time.strftime('%Y-%m-%d')}")
+  dtype = jnp.bfloat16 if args.policy == "mixed_bfloat16" else jnp.float32
+  fused, state = train_throughput.reference_scan(pool, args.batch_size, args.fuse, dtype)
+  texts = {"reference": jax.jit(fused).lower(state).compile().as_text()}
+  texts["ours+beta"] = ours_hlo(lambda: BetaVAE(beta=4.0), pool, args.batch_size, args.fuse, args.policy)
+  texts["ours+dyn"] = ours_hlo(lambda: DynamicVAE(), pool, args.batch_size, args.fuse, args.policy)
+
+  counts = {name: loop_body_opcodes(text) for name, text in texts.items()}
+  anchor = kernel_like(counts["reference"])
+  print(f"{'loop body':>10} | {'kernel-like':>11} {'/reference':>10} | top opcodes")
+  for name, count in counts.items():
+    top = ", ".join(f"{op} {n}" for op, n in count.most_common() if op not in PLUMBING)
+    print(f"{name:>10} | {kernel_like(count):>11} {kernel_like(count) / anchor:>10.2f} | {top}")
+  extra = kernel_like(counts["ours+dyn"]) - kernel_like(counts["ours+beta"])
+  print(f"controller: {extra:+d} kernel-like instructions per step (ours+dyn − ours+beta)")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
