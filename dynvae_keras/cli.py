@@ -7,7 +7,7 @@ Subcommands (flags mirror dlib's `dlib_*` tools):
   evaluate     --input_dir P --output_dir E --gin_config gin_configs/metric/mig.gin
   aggregate    --glob 'O/*/metrics/*/*/results/aggregate/evaluation.json' --output O/results.json
   visualize    --model_dir M --output_dir V
-  study        --study gin_configs/study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--stages train]
+  study        --study gin_configs/study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--gpus 0,1] [--stages train]
   report       --study gin_configs/study/<name>.gin --study_dir O --output_dir R [--no_traversals]
   calibrate    --model_dir M --target_steps T [--gin_config gin_configs/model/vae.gin ...]
   demo         [--output_dir D] [--overwrite] [--steps N]
@@ -80,9 +80,11 @@ def _study(args):
     numbers = [args.model_num]
   else:
     numbers = None
+  gpus = args.gpus.split(",") if args.gpus is not None else []
+  workers = args.workers if args.workers is not None else max(1, len(gpus))
   study.run_study(args.study, args.output_dir, model_nums=numbers, overwrite=args.overwrite,
-                  stages=tuple(args.stages.split(",")), workers=args.workers,
-                  aggregate_results=not args.no_aggregate)
+                  stages=tuple(args.stages.split(",")), workers=workers,
+                  aggregate_results=not args.no_aggregate, gpus=gpus)
 
 
 def parse_model_nums(text):
@@ -167,8 +169,12 @@ def build_parser():
   p.add_argument("--output_dir", required=True)
   p.add_argument("--model_num", type=int, default=None)
   p.add_argument("--model_nums", default=None, help="ranges/numbers, e.g. 0-3,7 (inclusive)")
-  p.add_argument("--workers", type=int, default=1,
-                 help="processes on this machine, sharing its cores (e.g. 2 on a 2-core CPU)")
+  p.add_argument("--workers", type=int, default=None,
+                 help="processes on this machine, sharing its cores (e.g. 2 on a 2-core CPU); "
+                      "default 1, or one per GPU given with --gpus")
+  p.add_argument("--gpus", default=None,
+                 help="CUDA device ids dealt to the workers, e.g. 0,1,2,3: worker i sees only "
+                      "GPU i mod 4 (several workers may share one)")
   p.add_argument("--no_aggregate", action="store_true", help="skip writing results.json")
   p.add_argument("--overwrite", action="store_true", help="redo finished steps")
   p.add_argument("--stages", default="train,evaluate",
@@ -207,6 +213,7 @@ def main(argv=None):
   from dynvae_keras.gin_utils import GinConfigError  # pylint: disable=g-import-not-at-top
   from dynvae_keras.train import ConfigValueError, ModelDirError  # pylint: disable=g-import-not-at-top
   from dynvae_keras.calibrate import CalibrationError  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.data_parallel import DataParallelError  # pylint: disable=g-import-not-at-top
   from dynvae_keras.evaluation.postprocess import PipelineDirError  # pylint: disable=g-import-not-at-top
   from dynvae_keras.study import StudyWorkerError  # pylint: disable=g-import-not-at-top
   from dynvae_keras.study_report import StudyIncompleteError  # pylint: disable=g-import-not-at-top
@@ -214,7 +221,7 @@ def main(argv=None):
     args.fn(args)
   except (GinConfigError, ConfigValueError, ModelDirError, DatasetNotFoundError, DatasetFormatError,
           UnknownDatasetError, FileExistsError, FileNotFoundError, PipelineDirError,
-          CalibrationError, StudyWorkerError, StudyIncompleteError) as e:
+          CalibrationError, StudyWorkerError, StudyIncompleteError, DataParallelError) as e:
     # gin appends "In call to configurable ..." lines; the first lines say what is wrong.
     message = "\n".join(line for line in str(e).splitlines() if not line.strip().startswith("In call to"))
     print(f"dynvae {args.command}: error: {message}", file=sys.stderr)

@@ -174,28 +174,41 @@ def _check_model_nums(model_nums, size):
   return numbers
 
 
-def worker_environment(workers, cpu_count=None):
-  """Environment of one of `workers` processes sharing this machine's cores."""
+def worker_environment(workers, cpu_count=None, gpus=(), index=0):
+  """Environment of worker `index` of `workers` processes sharing this machine.
+
+  Each gets cores/workers TensorFlow/BLAS threads. With `gpus` (CUDA device ids), worker i sees
+  only GPU gpus[i mod len(gpus)] (`CUDA_VISIBLE_DEVICES`); when workers share a GPU, JAX and
+  TensorFlow allocate its memory as needed instead of reserving most of it up front.
+  """
   threads = str(max(1, (cpu_count or os.cpu_count() or 1) // workers))
   env = dict(os.environ)
   for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "MKL_NUM_THREADS"):
     env[name] = threads
   env["TF_NUM_INTEROP_THREADS"] = "1"
+  if gpus:
+    env["CUDA_VISIBLE_DEVICES"] = str(gpus[index % len(gpus)])
+    if workers > len(gpus):
+      env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+      env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
   return env
 
 
-def _run_workers(study_path, output_dir, numbers, workers, overwrite, stages):
+def _run_workers(study_path, output_dir, numbers, workers, overwrite, stages, gpus=()):
   """Runs `numbers` in `workers` child processes (`dynvae study --model_nums ...`); raises if one fails."""
   shards = [numbers[i::workers] for i in range(workers)]
   children = []
-  for shard in filter(None, shards):
+  for index, shard in enumerate(shards):
+    if not shard:
+      continue
     command = [sys.executable, "-m", "dynvae_keras.cli", "study", "--study", study_path,
                "--output_dir", output_dir, "--model_nums", ",".join(map(str, shard)),
                "--stages", ",".join(stages), "--no_aggregate"]
     if overwrite:
       command.append("--overwrite")
-    children.append((shard, subprocess.Popen(command, env=worker_environment(workers))))
+    env = worker_environment(workers, gpus=gpus, index=index)
+    children.append((shard, subprocess.Popen(command, env=env)))
   try:
     failed = [(shard, child.wait()) for shard, child in children]
   finally:  # interrupted (Ctrl-C, SIGTERM as an exception): take the workers down with us
@@ -210,17 +223,21 @@ def _run_workers(study_path, output_dir, numbers, workers, overwrite, stages):
 
 
 def run_study(study_path, output_dir, model_nums=None, overwrite=False, stages=STAGES, workers=1,
-              aggregate_results=True):
+              aggregate_results=True, gpus=()):
   """Runs the sweep points `model_nums` (default all) of a study, then aggregates `output_dir`
-  (when evaluating). `workers` > 1 runs them in that many processes on this machine."""
+  (when evaluating). `workers` > 1 runs them in that many processes on this machine; `gpus`
+  (CUDA device ids) gives each worker one of them (see `worker_environment`)."""
   from dynvae_keras.evaluation import aggregate  # pylint: disable=g-import-not-at-top
   settings = load_study(study_path)
   sweep = settings.sweep()
   numbers = _check_model_nums(model_nums, len(sweep))
   if int(workers) < 1:
     raise gin_utils.GinConfigError(f"workers must be ≥ 1; got {workers}.")
-  if workers > 1:
-    _run_workers(study_path, output_dir, numbers, int(workers), overwrite, stages)
+  gpus = [str(g).strip() for g in gpus]
+  if any(not g for g in gpus):
+    raise gin_utils.GinConfigError(f"gpus must be device ids like 0,1,2,3; got {gpus}.")
+  if workers > 1 or gpus:
+    _run_workers(study_path, output_dir, numbers, int(workers), overwrite, stages, gpus)
   else:
     for n in numbers:
       ran = run_model(settings, sweep[n], output_dir, overwrite=overwrite, stages=stages)

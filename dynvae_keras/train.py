@@ -13,6 +13,7 @@ refused unless `overwrite=True`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -26,6 +27,7 @@ import numpy as np
 
 from dynvae_keras import atomic, results
 from dynvae_keras.data import input_pipeline, named_data
+from dynvae_keras.data_parallel import data_parallel_scope
 from dynvae_keras.models import factories
 from dynvae_keras.train_callbacks import AtomicCheckpoint, FiniteLossGuard, IntervalCSVLogger
 
@@ -151,7 +153,7 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
           random_seed=gin.REQUIRED, batch_size=gin.REQUIRED, eval_steps=1000, name="",
           model_num=None, log_every=100, checkpoint_every=1000, steps_per_execution=1,
           jit_compile="auto", verbose="auto", deterministic=False, device_input=False,
-          device_pool_size=None):
+          device_pool_size=None, data_parallel=False):
   """Trains `model` on the gin-configured `dataset.name` and writes `model_dir` (see module doc).
 
   Args:
@@ -175,6 +177,9 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
       path on a GPU/TPU. The stream differs from the host stream (JAX PRNG) but is as reproducible.
     device_pool_size: observations kept on the device; default all of the dataset's atoms
       (737,280 for dSprites: 3 GB), required for datasets without enumerable atoms.
+    data_parallel: train on every local device (`dynvae_keras.data_parallel`: JAX
+      `DataParallel`, TF `MirroredStrategy`); `batch_size` is the global batch and must split
+      evenly. The same run on one device gives the same β trajectory (up to float rounding).
 
   Returns:
     The train results dict.
@@ -188,6 +193,8 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
   log_every = _integer("log_every", log_every, 1)
   checkpoint_every = _integer("checkpoint_every", checkpoint_every, 1)
   steps_per_execution = _integer("steps_per_execution", steps_per_execution, 1)
+  if not isinstance(data_parallel, bool):
+    raise ConfigValueError(f"model.data_parallel must be True or False; got {data_parallel!r}.")
   resume_step = _prepare_model_dir(model_dir, overwrite)
   keras.utils.set_random_seed(random_seed)
   if deterministic and keras.backend.backend() == "tensorflow":
@@ -198,47 +205,49 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
                      data.observation_shape)
   interval = _interval(training_steps, log_every, steps_per_execution)
 
-  if resume_step is not None and resume_step < training_steps:
-    logger.info("Resuming %s from step %d.", model_dir, resume_step)
-    model = keras.saving.load_model(os.path.join(model_dir, CHECKPOINT))
-    initial_step = int(keras.ops.convert_to_numpy(model.step))
-    _truncate_log(os.path.join(model_dir, "logs", "metrics.csv"), initial_step)
-  else:
-    model = type(model).from_config({**model.get_config(), "seed": random_seed})
-    model.build((None, *data.observation_shape))
-    factories.compile_model(model, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
-    initial_step = 0
-    os.makedirs(model_dir, exist_ok=True)
+  scope = data_parallel_scope(batch_size) if data_parallel else contextlib.nullcontext()
+  with scope:
+    if resume_step is not None and resume_step < training_steps:
+      logger.info("Resuming %s from step %d.", model_dir, resume_step)
+      model = keras.saving.load_model(os.path.join(model_dir, CHECKPOINT))
+      initial_step = int(keras.ops.convert_to_numpy(model.step))
+      _truncate_log(os.path.join(model_dir, "logs", "metrics.csv"), initial_step)
+    else:
+      model = type(model).from_config({**model.get_config(), "seed": random_seed})
+      model.build((None, *data.observation_shape))
+      factories.compile_model(model, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+      initial_step = 0
+      os.makedirs(model_dir, exist_ok=True)
 
-  remaining = training_steps - initial_step
-  callbacks = [
-      FiniteLossGuard(interval),
-      IntervalCSVLogger(os.path.join(model_dir, "logs", "metrics.csv"), interval),
-      AtomicCheckpoint(os.path.join(model_dir, CHECKPOINT), checkpoint_every, interval,
-                       on_save=lambda step: atomic.save_json(
-                           os.path.join(model_dir, CHECKPOINT_STATE), {"step": step})),
-  ]
-  if _has_tensorflow():
-    callbacks.insert(2, keras.callbacks.TensorBoard(log_dir=os.path.join(model_dir, "logs"),
-                                                    update_freq="epoch", write_graph=False))
-  else:
-    logger.warning("TensorFlow is not installed: no TensorBoard events (Keras writes them with "
-                   "tf.summary); logs/metrics.csv has every logged value.")
-  if verbose == "auto":
-    verbose = 1 if sys.stdout.isatty() else 2
-  if remaining > 0:
-    stream = _training_stream(data, batch_size, remaining, random_seed, initial_step,
-                              device_input, device_pool_size, steps_per_execution)
-    model.fit(stream, epochs=training_steps // interval, initial_epoch=initial_step // interval,
-              steps_per_epoch=interval, shuffle=False, verbose=verbose, callbacks=callbacks)
+    remaining = training_steps - initial_step
+    callbacks = [
+        FiniteLossGuard(interval),
+        IntervalCSVLogger(os.path.join(model_dir, "logs", "metrics.csv"), interval),
+        AtomicCheckpoint(os.path.join(model_dir, CHECKPOINT), checkpoint_every, interval,
+                         on_save=lambda step: atomic.save_json(
+                             os.path.join(model_dir, CHECKPOINT_STATE), {"step": step})),
+    ]
+    if _has_tensorflow():
+      callbacks.insert(2, keras.callbacks.TensorBoard(log_dir=os.path.join(model_dir, "logs"),
+                                                      update_freq="epoch", write_graph=False))
+    else:
+      logger.warning("TensorFlow is not installed: no TensorBoard events (Keras writes them with "
+                     "tf.summary); logs/metrics.csv has every logged value.")
+    if verbose == "auto":
+      verbose = 1 if sys.stdout.isatty() else 2
+    if remaining > 0:
+      stream = _training_stream(data, batch_size, remaining, random_seed, initial_step,
+                                device_input, device_pool_size, steps_per_execution)
+      model.fit(stream, epochs=training_steps // interval, initial_epoch=initial_step // interval,
+                steps_per_epoch=interval, shuffle=False, verbose=verbose, callbacks=callbacks)
 
-  with atomic.atomic_file(os.path.join(model_dir, FINAL_MODEL)) as tmp:
-    model.save(tmp)
-  _export(model, model_dir)
-  eval_stream = input_pipeline.training_input(data, batch_size, eval_steps, seed=random_seed + 1)
-  evaluation = model.evaluate(eval_stream, steps=eval_steps, verbose=0, return_dict=True)
-  train_results = {k: float(keras.ops.convert_to_numpy(v)) for k, v in evaluation.items()}
-  train_results["global_step"] = int(keras.ops.convert_to_numpy(model.step))
-  train_results["elapsed_time"] = time.time() - start_time
-  results.update_result_directory(os.path.join(model_dir, "results"), "train", train_results)
+    with atomic.atomic_file(os.path.join(model_dir, FINAL_MODEL)) as tmp:
+      model.save(tmp)
+    _export(model, model_dir)
+    eval_stream = input_pipeline.training_input(data, batch_size, eval_steps, seed=random_seed + 1)
+    evaluation = model.evaluate(eval_stream, steps=eval_steps, verbose=0, return_dict=True)
+    train_results = {k: float(keras.ops.convert_to_numpy(v)) for k, v in evaluation.items()}
+    train_results["global_step"] = int(keras.ops.convert_to_numpy(model.step))
+    train_results["elapsed_time"] = time.time() - start_time
+    results.update_result_directory(os.path.join(model_dir, "results"), "train", train_results)
   return train_results

@@ -31,6 +31,45 @@ def test_model_nums_and_worker_threads():
   assert study.worker_environment(3, cpu_count=16)["TF_NUM_INTRAOP_THREADS"] == "5"
 
 
+def test_gpus_are_dealt_to_the_workers(tmp_path, monkeypatch):
+  """`--gpus 0,1` starts one worker per GPU, each seeing only its own; with more workers than
+  GPUs they share and allocate GPU memory on demand. (Popen is recorded, not run.)"""
+  started = []
+  real_popen = study.subprocess.Popen
+
+  class Recorded:
+    def __init__(self, command, env):
+      started.append((command, env))
+
+    def wait(self):
+      return 0
+
+    def poll(self):
+      return 0
+
+  def popen(command, **kwargs):  # other subprocesses (library probes) run for real
+    if "dynvae_keras.cli" in command:
+      return Recorded(command, kwargs["env"])
+    return real_popen(command, **kwargs)
+
+  monkeypatch.setattr(study.subprocess, "Popen", popen)
+  study_file = tmp_path / "s.gin"
+  study_file.write_text(STUDY)
+  out = str(tmp_path / "out")
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", out, "--gpus", "0,1",
+                   "--stages", "train"]) == 0
+  assert [env["CUDA_VISIBLE_DEVICES"] for _, env in started] == ["0", "1"]
+  assert [c[c.index("--model_nums") + 1] for c, _ in started] == ["0", "1"]
+  assert not any("XLA_PYTHON_CLIENT_PREALLOCATE" in env for _, env in started)
+  started.clear()
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", out, "--gpus", "3",
+                   "--workers", "2", "--stages", "train"]) == 0
+  assert [env["CUDA_VISIBLE_DEVICES"] for _, env in started] == ["3", "3"]
+  assert all(env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false" for _, env in started)
+  assert all(env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" for _, env in started)
+  assert cli.main(["study", "--study", str(study_file), "--output_dir", out, "--gpus", "0,,1"]) == 2
+
+
 @pytest.fixture(scope="module")
 def finished_study(tmp_path_factory):
   root = tmp_path_factory.mktemp("study")
