@@ -11,6 +11,7 @@ global-batch KL (see `models.train_step.cross_replica_mean`), so β is the same 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 
 import keras
@@ -23,8 +24,14 @@ class DataParallelError(ValueError):
 
 
 @contextlib.contextmanager
-def data_parallel_scope(batch_size):
-  """Context in which models are built, compiled and trained data-parallel (see module doc)."""
+def data_parallel_scope(batch_size, steps_per_execution=1):
+  """Context in which models are built, compiled and trained data-parallel (see module doc).
+
+  Yields the number of devices. TensorFlow needs `steps_per_execution = 1`: Keras 3's fused
+  multi-step function fails under `MirroredStrategy` ("You must feed a value for placeholder
+  tensor ..."; keras-team/keras#19246, reproduced with a plain Keras model on Keras 3.15 /
+  TF 2.21), so that combination is refused up front.
+  """
   backend = keras.backend.backend()
   if backend == "jax":
     import jax  # pylint: disable=g-import-not-at-top
@@ -35,8 +42,12 @@ def data_parallel_scope(batch_size):
     with keras.distribution.DataParallel(devices=devices).scope():
       yield len(devices)
   elif backend == "tensorflow":
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    strategy = tf.distribute.MirroredStrategy()
+    if steps_per_execution != 1:
+      raise DataParallelError(
+          f"model.steps_per_execution = {steps_per_execution} does not work under TensorFlow's "
+          "MirroredStrategy in Keras 3 (keras-team/keras#19246); use model.steps_per_execution = 1 "
+          "with model.data_parallel on the TensorFlow backend, or KERAS_BACKEND=jax.")
+    strategy = _mirrored_strategy()
     _check_divisible(batch_size, strategy.num_replicas_in_sync, "replicas")
     logger.info("Data-parallel over %d replicas (tf.distribute.MirroredStrategy).",
                 strategy.num_replicas_in_sync)
@@ -46,6 +57,14 @@ def data_parallel_scope(batch_size):
     raise DataParallelError(
         f"Keras has no data-parallel fit on the {backend} backend; set KERAS_BACKEND=jax or "
         "tensorflow, or train with model.data_parallel = False.")
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored_strategy():
+  """One `MirroredStrategy` per process: models trained one after another in the same process
+  (a study) must share it; a second strategy's collectives collide with the first's."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.distribute.MirroredStrategy()
 
 
 def _check_divisible(batch_size, devices, what):

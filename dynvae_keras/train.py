@@ -205,7 +205,8 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
                      data.observation_shape)
   interval = _interval(training_steps, log_every, steps_per_execution)
 
-  scope = data_parallel_scope(batch_size) if data_parallel else contextlib.nullcontext()
+  scope = (data_parallel_scope(batch_size, steps_per_execution) if data_parallel
+           else contextlib.nullcontext())
   with scope:
     if resume_step is not None and resume_step < training_steps:
       logger.info("Resuming %s from step %d.", model_dir, resume_step)

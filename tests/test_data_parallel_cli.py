@@ -3,7 +3,8 @@
 JAX (2 host devices, fused steps, device input): the logged β/KL trajectory equals the
 one-device run's and the outputs are complete; a global batch that does not split over the
 devices is refused before anything is written. TensorFlow (MirroredStrategy over 2 logical
-CPUs): the run completes with β close to one device's (replicas draw their own noise).
+CPUs): the run completes with β close to one device's (replicas draw their own noise);
+`steps_per_execution` > 1, broken under MirroredStrategy in Keras 3, is refused up front.
 """
 
 import json
@@ -50,7 +51,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 """ + COMMON + r"""
-out = {"single": train("single"), "parallel": train("parallel", "model.data_parallel=True")}
+out = {"single": train("single"), "parallel": train("parallel", "model.data_parallel=True"),
+       "fused": train("fused", "model.data_parallel=True", "model.steps_per_execution=2")}
 print("RESULT" + json.dumps(out))
 """
 
@@ -76,5 +78,6 @@ def test_tf_data_parallel_cli_completes():
   single, parallel = res["single"], res["parallel"]
   assert single["code"] == parallel["code"] == 0
   assert parallel["global_step"] == 12 and parallel["model"]
+  assert res["fused"]["code"] == 2 and res["fused"]["listing"] is None  # keras-team/keras#19246
   # Replicas draw their own sampling noise, so weights (and the KL) drift slightly apart.
   np.testing.assert_allclose(parallel["beta"], single["beta"], rtol=5e-3)
