@@ -43,12 +43,11 @@ import jax
 from dynvae_keras.data.input_pipeline import ObservationBatches
 stream = lambda n: ObservationBatches(data, 16, n, seed=0)
 out = {}
-for lr in (0.0, 1e-3):
-  _, single = betas_of(stream, lr)
-  keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
-  _, parallel = betas_of(stream, lr)
-  keras.distribution.set_distribution(None)
-  out[str(lr)] = [single, parallel]
+_, single = betas_of(stream, 1e-3)
+keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+_, parallel = betas_of(stream, 1e-3)
+keras.distribution.set_distribution(None)
+out["0.001"] = [single, parallel]
 out["devices"] = len(jax.devices())
 
 from dynvae_keras.data.device_batches import DeviceBatches, observation_pool
@@ -99,10 +98,9 @@ def _result(stdout):
 def test_jax_data_parallel_matches_one_device():
   res = _result(run_python(JAX, "jax", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}))
   assert res["devices"] == 2
-  for lr in ("0.0", "0.001"):
-    single, parallel = res[lr]
-    assert len(single) == len(parallel) == 8
-    np.testing.assert_allclose(parallel, single, rtol=1e-6)
+  single, parallel = res["0.001"]
+  assert len(single) == len(parallel) == 8
+  np.testing.assert_allclose(parallel, single, rtol=1e-6)
   # DeviceBatches under the distribution: same stream, drawn sharded along the batch axis.
   assert res["same_batches"] and res["batch_spec"] == ["batch", None, None, None], res
   # Fused steps under the distribution: the loop's result, one device's β; state stays replicated.
@@ -126,7 +124,7 @@ def test_tf_mirrored_strategy_uses_the_global_kl():
   np.testing.assert_allclose(mirrored, single, atol=0.02)
 
 
-EVERY_MODEL = r"""
+MODELS_SCRIPT = r"""
 import json, os
 backend = os.environ["KERAS_BACKEND"]
 if backend == "tensorflow":
@@ -139,11 +137,12 @@ from dynvae_keras.data import get_named_ground_truth_data, training_input
 from dynvae_keras.data_parallel import data_parallel_scope
 from dynvae_keras.models import factories
 data = get_named_ground_truth_data("dsprites_full")
-MODELS = {"BetaVAE": (models.BetaVAE, {"beta": 4.0}), "AnnealedVAE": (models.AnnealedVAE, {}),
-          "FactorVAE": (models.FactorVAE, {}), "DIPVAE-I": (models.DIPVAE, {"dip_type": "i"}),
-          "DIPVAE-II": (models.DIPVAE, {"dip_type": "ii"}), "BetaTCVAE": (models.BetaTCVAE, {}),
-          "ControlVAE": (models.ControlVAE, {}), "DynamicVAE": (models.DynamicVAE, {}),
-          "LVAE": (models.LVAE, {}), "SigmaVAE": (models.SigmaVAE, {})}
+ALL = {"BetaVAE": (models.BetaVAE, {"beta": 4.0}), "AnnealedVAE": (models.AnnealedVAE, {}),
+       "FactorVAE": (models.FactorVAE, {}), "DIPVAE-I": (models.DIPVAE, {"dip_type": "i"}),
+       "DIPVAE-II": (models.DIPVAE, {"dip_type": "ii"}), "BetaTCVAE": (models.BetaTCVAE, {}),
+       "ControlVAE": (models.ControlVAE, {}), "DynamicVAE": (models.DynamicVAE, {}),
+       "LVAE": (models.LVAE, {}), "SigmaVAE": (models.SigmaVAE, {})}
+MODELS = {name: ALL[name] for name in os.environ["MODELS"].split(",")}
 steps_per_execution = 2 if backend == "jax" else 1  # TF: keras-team/keras#19246, refused
 out = {}
 for name, (cls, kwargs) in MODELS.items():  # one after another in one process, as a study runs
@@ -161,18 +160,23 @@ print("RESULT" + json.dumps(out))
 """
 
 
-def _every_model_trains(backend, env=None):
-  res = _result(run_python(EVERY_MODEL, backend, env=env))
-  assert len(res) == 10
+def _models_train(backend, names, env=None):
+  res = _result(run_python(MODELS_SCRIPT, backend, env={"MODELS": ",".join(names), **(env or {})}))
+  assert list(res) == names
   for name, r in res.items():
     assert r == {"devices": 2, "step": 2, "finite": True}, (name, r)
 
 
-def test_every_model_trains_data_parallel_on_jax():
-  _every_model_trains("jax", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+# All ten models were run this way on both backends by hand (2026-11-23, the same script with
+# MODELS set to all of them); CI runs the ones whose machinery differs, to keep the suite short.
+def test_models_train_data_parallel_on_jax():
+  """One SPMD program per step: FactorVAE's second optimizer and permutation, L-VAE's weights."""
+  _models_train("jax", ["FactorVAE", "LVAE"],
+                env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
 
 
-def test_every_model_trains_mirrored_on_tf():
-  """Also pins one MirroredStrategy per process: a second one's collectives collided with the
-  first's (FactorVAE failed with a collective shape mismatch after another model)."""
-  _every_model_trains("tensorflow")
+def test_models_train_mirrored_on_tf():
+  """Per-replica steps: the PI controller's all-reduced KL, FactorVAE's two optimizers after
+  another model (pins one MirroredStrategy per process: a second one's collectives collided with
+  the first's), L-VAE's learnt weights, σ-VAE's learnt σ."""
+  _models_train("tensorflow", ["ControlVAE", "FactorVAE", "LVAE", "SigmaVAE"])
