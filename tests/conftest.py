@@ -1,5 +1,6 @@
 """Shared test helpers: the path to ../shared and a subprocess runner for other Keras backends."""
 
+import json
 import os
 import pathlib
 import subprocess
@@ -30,6 +31,21 @@ def run_python(code, backend, env=None, timeout=600):
   if proc.returncode != 0:
     raise AssertionError(f"{backend} subprocess failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
   return proc.stdout
+
+
+def run_python_result(code, backend, env=None):
+  """`run_python`, then the JSON object `code` printed after "RESULT" (`print("RESULT" + json.dumps(x))`)."""
+  stdout = run_python(code, backend, env=env)
+  return json.loads(stdout.split("RESULT", 1)[1].strip().splitlines()[0])
+
+
+# Two devices on a CPU host: the env for JAX, and a preamble for TensorFlow (before TF starts).
+TWO_JAX_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+TWO_TF_CPUS = r"""
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
 
 
 @pytest.fixture

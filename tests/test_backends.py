@@ -5,11 +5,10 @@ the step counter, and round-trips `.keras` (which must reload under TensorFlow t
 """
 
 import importlib.util
-import json
 
 import pytest
 
-from conftest import run_python
+from conftest import run_python_result
 
 SCRIPT = r"""
 import json, os, sys, numpy as np, keras
@@ -42,16 +41,12 @@ print("RESULT" + json.dumps(diff))
 """
 
 
-def _result(stdout):
-  return json.loads(stdout.split("RESULT", 1)[1].strip().splitlines()[0])
-
-
 def _check_backend(backend, tmp_path, runs):
-  res = _result(run_python(SCRIPT.format(runs=runs, tmp=str(tmp_path)), backend))
+  res = run_python_result(SCRIPT.format(runs=runs, tmp=str(tmp_path)), backend)
   for key, r in res.items():
     assert r["last"] < r["first"], (backend, key, r)
     assert r["step"] == 30
-  diffs = _result(run_python(RELOAD.format(res=res), "tensorflow"))
+  diffs = run_python_result(RELOAD.format(res=res), "tensorflow")
   assert max(diffs.values()) < 1e-5, diffs
 
 

@@ -1,12 +1,10 @@
 """Controllers inside `model.fit`: same β as stepping by hand, fused steps, save/load, L-VAE, σ-VAE."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
 
-from conftest import run_python
+from conftest import run_python_result
 from dynvae_keras import control, data, models
 from helpers import dsprites, fit, to_numpy
 
@@ -168,7 +166,7 @@ print("RESULT" + json.dumps(out))
 
 
 def test_jax_fit_matches_hand_stepped_controller():
-  out = json.loads(run_python(JAX_SCRIPT, "jax").split("RESULT", 1)[1].strip().splitlines()[0])
+  out = run_python_result(JAX_SCRIPT, "jax")
   history, replay = out["history"], _controller()
   for kl, beta in zip(history["kl_loss"], history["beta"]):
     assert float(to_numpy(replay(kl))) == pytest.approx(beta, rel=1e-5)

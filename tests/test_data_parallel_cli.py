@@ -7,11 +7,9 @@ CPUs): the run completes with β close to one device's (replicas draw their own 
 `steps_per_execution` > 1, broken under MirroredStrategy in Keras 3, is refused up front.
 """
 
-import json
-
 import numpy as np
 
-from conftest import run_python
+from conftest import TWO_JAX_DEVICES, TWO_TF_CPUS, run_python_result
 
 COMMON = r"""
 import csv, json, os, sys, tempfile
@@ -46,23 +44,15 @@ out["odd"] = train("odd", "model.data_parallel=True", "model.batch_size=15")
 print("RESULT" + json.dumps(out))
 """
 
-TF = r"""
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-""" + COMMON + r"""
+TF = TWO_TF_CPUS + COMMON + r"""
 out = {"single": train("single"), "parallel": train("parallel", "model.data_parallel=True"),
        "fused": train("fused", "model.data_parallel=True", "model.steps_per_execution=2")}
 print("RESULT" + json.dumps(out))
 """
 
 
-def _result(stdout):
-  return json.loads(stdout.split("RESULT", 1)[1].strip().splitlines()[0])
-
-
 def test_jax_data_parallel_cli_matches_one_device():
-  res = _result(run_python(JAX, "jax", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}))
+  res = run_python_result(JAX, "jax", env=TWO_JAX_DEVICES)
   assert res["devices"] == 2
   single, parallel = res["single"], res["parallel"]
   assert single["code"] == parallel["code"] == 0
@@ -74,7 +64,7 @@ def test_jax_data_parallel_cli_matches_one_device():
 
 
 def test_tf_data_parallel_cli_completes():
-  res = _result(run_python(TF, "tensorflow"))
+  res = run_python_result(TF, "tensorflow")
   single, parallel = res["single"], res["parallel"]
   assert single["code"] == parallel["code"] == 0
   assert parallel["global_step"] == 8 and parallel["model"]

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_python
+from conftest import run_python_result
 
 SCRIPT = r"""
 import json, numpy as np, keras, jax
@@ -50,8 +50,7 @@ print("RESULT" + json.dumps(out))
 
 
 def test_device_stream_and_fused_steps_on_jax():
-  stdout = run_python(SCRIPT, "jax")
-  res = json.loads(stdout.split("RESULT", 1)[1].strip().splitlines()[0])
+  res = run_python_result(SCRIPT, "jax")
   assert res["pool_dtype"] == "uint8" and res["pool_shape"] == [256, 64, 64, 1]
   assert res["chunk_invariant"] and res["resume_invariant"] and res["seed_changes"]
   assert res["range"] == [0.0, 1.0] and res["binary"]
@@ -87,8 +86,7 @@ print("RESULT" + json.dumps(dict(code=code)))
 
 def test_dynvae_train_with_device_input_on_jax(tmp_path):
   model_dir = tmp_path / "m"
-  stdout = run_python(TRAIN.format(model_dir=str(model_dir)), "jax")
-  assert json.loads(stdout.split("RESULT", 1)[1].strip().splitlines()[0])["code"] == 0
+  assert run_python_result(TRAIN.format(model_dir=str(model_dir)), "jax")["code"] == 0
   results = json.loads((model_dir / "results" / "json" / "train_results.json").read_text())
   assert results["global_step"] == 8
   assert np.isfinite(results["loss"])

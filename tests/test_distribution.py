@@ -9,11 +9,9 @@ trajectory must equal one device's; every replica holds the same β; with traini
 close (replicas draw their own sampling noise, so weights differ slightly).
 """
 
-import json
-
 import numpy as np
 
-from conftest import run_python
+from conftest import TWO_JAX_DEVICES, TWO_TF_CPUS, run_python_result
 
 COMMON = r"""
 import json, numpy as np, keras
@@ -72,11 +70,7 @@ out["fused_sharding"] = list(runs["parallel_fused"][0].trainable_variables[0].va
 print("RESULT" + json.dumps(out))
 """
 
-TF = r"""
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-""" + COMMON + r"""
+TF = TWO_TF_CPUS + COMMON + r"""
 from dynvae_keras.data.input_pipeline import make_tf_dataset
 stream = lambda n: make_tf_dataset(data, 16, n, seed=0)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -91,12 +85,8 @@ print("RESULT" + json.dumps(out))
 """
 
 
-def _result(stdout):
-  return json.loads(stdout.split("RESULT", 1)[1].strip().splitlines()[0])
-
-
 def test_jax_data_parallel_matches_one_device():
-  res = _result(run_python(JAX, "jax", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}))
+  res = run_python_result(JAX, "jax", env=TWO_JAX_DEVICES)
   assert res["devices"] == 2
   single, parallel = res["0.001"]
   assert len(single) == len(parallel) == 8
@@ -112,7 +102,7 @@ def test_jax_data_parallel_matches_one_device():
 
 
 def test_tf_mirrored_strategy_uses_the_global_kl():
-  res = _result(run_python(TF, "tensorflow"))
+  res = run_python_result(TF, "tensorflow")
   assert res["replicas"] == 2
   single, mirrored = res["0.0"]
   np.testing.assert_allclose(mirrored, single, rtol=1e-6)   # same KLs → same β, step by step
@@ -127,10 +117,6 @@ def test_tf_mirrored_strategy_uses_the_global_kl():
 MODELS_SCRIPT = r"""
 import json, os
 backend = os.environ["KERAS_BACKEND"]
-if backend == "tensorflow":
-  import tensorflow as tf
-  cpu = tf.config.list_physical_devices("CPU")[0]
-  tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import numpy as np, keras
 from dynvae_keras import models
 from dynvae_keras.data import get_named_ground_truth_data, training_input
@@ -161,7 +147,8 @@ print("RESULT" + json.dumps(out))
 
 
 def _models_train(backend, names, env=None):
-  res = _result(run_python(MODELS_SCRIPT, backend, env={"MODELS": ",".join(names), **(env or {})}))
+  preamble = TWO_TF_CPUS if backend == "tensorflow" else ""
+  res = run_python_result(preamble + MODELS_SCRIPT, backend, env={"MODELS": ",".join(names), **(env or {})})
   assert list(res) == names
   for name, r in res.items():
     assert r == {"devices": 2, "step": 2, "finite": True}, (name, r)
@@ -171,8 +158,7 @@ def _models_train(backend, names, env=None):
 # MODELS set to all of them); CI runs the ones whose machinery differs, to keep the suite short.
 def test_models_train_data_parallel_on_jax():
   """One SPMD program per step: FactorVAE's second optimizer and permutation, L-VAE's weights."""
-  _models_train("jax", ["FactorVAE", "LVAE"],
-                env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+  _models_train("jax", ["FactorVAE", "LVAE"], env=TWO_JAX_DEVICES)
 
 
 def test_models_train_mirrored_on_tf():
