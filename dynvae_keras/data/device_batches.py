@@ -85,8 +85,7 @@ def _layouts(image_shape, batch_size):
   already split along the batch axis as the distribution lays out data, so data-parallel steps
   read their shard without a transfer.
   """
-  from keras.src import distribution  # pylint: disable=g-import-not-at-top
-  active = distribution.distribution()
+  active = keras.distribution.distribution()
   if active is None:
     return None, None
   import jax  # pylint: disable=g-import-not-at-top

@@ -193,7 +193,6 @@ class MultiLossTrainStep:
     its variables' shardings, as in Keras' own step. Other backends, `run_eagerly` and
     `jit_compile=False` keep Keras' own loop.
     """
-    from keras.src import distribution  # pylint: disable=g-import-not-at-top
     if (keras.backend.backend() != "jax" or self.steps_per_execution <= 1 or self.run_eagerly
         or not self.jit_compile):
       return super().make_train_function(force)
@@ -201,7 +200,7 @@ class MultiLossTrainStep:
       return None
     import jax  # pylint: disable=g-import-not-at-top
     out_shardings = None
-    if distribution.distribution() is not None:
+    if keras.distribution.distribution() is not None:
       out_shardings = (None, self._get_state_sharding_spec())  # Keras' JAX trainer's layout
     fused = jax.jit(self._jax_scan_steps, donate_argnums=0, out_shardings=out_shardings)
     single = jax.jit(self.train_step, donate_argnums=0, out_shardings=out_shardings)
