@@ -12,7 +12,9 @@ device-resident pool of procedural dSprites:
 * ``ours+beta``: `BetaVAE(beta=4)` the same way (controller overhead = 1 − dynamic/beta).
 
 ``step-only`` is our BetaVAE `train_step` scanned by a loop written here (isolates the step's math
-from `fit` and the input stream). It prints steps/s and images/s of each and the ratio ours/reference; then the
+from `fit` and the input stream); ``fused+dyn`` / ``fused+beta`` call the models' fused loop (the
+compiled function `fit` runs, batches from `DeviceBatches`) from a loop written here (isolates
+`fit`'s own per-call work). It prints steps/s and images/s of each and the ratio ours/reference; then the
 representation-function encoding rate (images/s) and, with `--tf_cpu`, our TF-backend `fit`
 on the host CPU from the tf.data pipeline. Every number is the median of `--repeats` timed
 windows after a compile/warm-up window.
@@ -189,6 +191,42 @@ def make_ours_runner(pool, batch_size, fuse, policy, controlled, seed=0):
   return run, model
 
 
+def make_ours_fused_runner(pool, batch_size, fuse, policy, controlled, seed=0):
+  """The model's fused loop (what `fit` compiles for `steps_per_execution`) called directly.
+
+  Each call draws `fuse` batches with `DeviceBatches` and runs them as one compiled
+  `_jax_scan_steps`, as `fit` does, but from a loop written here: ours (fit) vs this is the cost
+  of `model.fit`'s Python loop and callbacks; this vs step-only is the cost of the input stream
+  and the loop's structure.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  import keras  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.data.device_batches import DeviceBatches  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.models import BetaVAE, DynamicVAE  # pylint: disable=g-import-not-at-top
+  keras.mixed_precision.set_dtype_policy(policy)
+  keras.utils.set_random_seed(seed)
+  model = DynamicVAE(seed=seed) if controlled else BetaVAE(beta=4.0, seed=seed)
+  model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), steps_per_execution=fuse)
+  model.build((None,) + pool.shape[1:])
+  model.optimizer.build(model.trainable_variables)
+  holder = [tuple(model._get_jax_state(trainable_variables=True, non_trainable_variables=True,  # pylint: disable=protected-access
+                                      optimizer_variables=True, metrics_variables=True))]
+  fused = jax.jit(model._jax_scan_steps, donate_argnums=0)  # pylint: disable=protected-access
+  batch_dtype = "bfloat16" if policy == "mixed_bfloat16" else "float32"
+  stream = DeviceBatches(jax.device_put(pool), batch_size, 10**9, seed=seed, dtype=batch_dtype,
+                         chunk=fuse)
+  position = [0]
+
+  def run(num_calls):
+    for _ in range(num_calls):
+      batches = [stream[position[0] + j] for j in range(fuse)]
+      position[0] += fuse
+      logs, holder[0] = fused(holder[0], batches)
+    return float(logs["loss"])
+
+  return run
+
+
 def make_ours_step_runner(pool, batch_size, fuse, policy, seed=0):
   """Our `BetaVAE.train_step` scanned in a loop written here, batches gathered inside the scan.
 
@@ -289,7 +327,8 @@ def main(argv=None):
   print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}); jax {jax.__version__}, "
         f"keras {keras.__version__}; fuse {args.fuse} steps per call; "
         f"{time.strftime('%Y-%m-%d')}")
-  header = (f"{'batch':>5} {'precision':>14} | {'reference':>10} {'step-only':>10} {'ours+dyn':>10} {'ours+beta':>10} "
+  header = (f"{'batch':>5} {'precision':>14} | {'reference':>10} {'step-only':>10} {'fused+dyn':>10} "
+            f"{'fused+beta':>10} {'ours+dyn':>10} {'ours+beta':>10} "
             f"| {'dyn/ref':>7} {'beta/ref':>8} {'ctrl cost':>9} | {'img/s ours+dyn':>14}")
   print(header)
   print("-" * len(header))
@@ -301,11 +340,16 @@ def main(argv=None):
                      args.seconds, args.repeats)
       own, _ = timed(make_ours_step_runner(pool, batch_size, args.fuse, policy), args.fuse,
                      args.seconds, args.repeats)
+      fused_dyn, _ = timed(make_ours_fused_runner(pool, batch_size, args.fuse, policy, True),
+                           args.fuse, args.seconds, args.repeats)
+      fused_beta, _ = timed(make_ours_fused_runner(pool, batch_size, args.fuse, policy, False),
+                            args.fuse, args.seconds, args.repeats)
       run_dyn, last_model = make_ours_runner(pool, batch_size, args.fuse, policy, True)
       dyn = timed_fit(run_dyn, args.fuse, args.seconds, args.repeats)
       run_beta, _ = make_ours_runner(pool, batch_size, args.fuse, policy, False)
       beta = timed_fit(run_beta, args.fuse, args.seconds, args.repeats)
-      print(f"{batch_size:>5} {policy:>14} | {ref:>10.1f} {own:>10.1f} {dyn:>10.1f} {beta:>10.1f} "
+      print(f"{batch_size:>5} {policy:>14} | {ref:>10.1f} {own:>10.1f} {fused_dyn:>10.1f} "
+            f"{fused_beta:>10.1f} {dyn:>10.1f} {beta:>10.1f} "
             f"| {dyn / ref:>7.2f} {beta / ref:>8.2f} {1 - dyn / beta:>8.1%} | {dyn * batch_size:>14.0f}",
             flush=True)
   keras.mixed_precision.set_dtype_policy("float32")

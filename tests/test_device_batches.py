@@ -17,7 +17,7 @@ SCRIPT = r"""
 import json, numpy as np, keras, jax
 from dynvae_keras.data.device_batches import DeviceBatches, observation_pool
 from dynvae_keras.data import get_named_ground_truth_data
-from dynvae_keras.models import DynamicVAE
+from dynvae_keras.models import ControlVAE, DynamicVAE
 pool = observation_pool(get_named_ground_truth_data("dsprites_full"), 256, seed=0)
 out = dict(pool_dtype=str(pool.dtype), pool_shape=list(pool.shape))
 a = DeviceBatches(pool, 8, 10, seed=4, chunk=3)
@@ -30,9 +30,9 @@ x = np.asarray(a[2][0]); out["range"] = [float(x.min()), float(x.max())]
 out["binary"] = bool(np.isin(x, [0.0, 1.0]).all())
 out["bf16"] = str(DeviceBatches(pool, 8, 1, dtype="bfloat16")[0][0].dtype)
 
-def train(spe):
+def train(spe, model_class=DynamicVAE):
   keras.utils.set_random_seed(7)
-  model = DynamicVAE(encoder_fn="fc_encoder", decoder_fn="fc_decoder", seed=1)
+  model = model_class(encoder_fn="fc_encoder", decoder_fn="fc_decoder", seed=1)
   model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=spe)
   history = model.fit(DeviceBatches(pool, 16, 12, seed=3, chunk=5), epochs=1, verbose=0, shuffle=False)
   return model, {k: float(v[-1]) for k, v in history.history.items()}
@@ -45,6 +45,8 @@ for spe in (4, 5):
   out[f"spe{spe}_logs_equal"] = logs == ref_logs
   out[f"spe{spe}_step"] = int(np.asarray(model.step))
 out["beta"] = ref_logs["beta"]
+_, control_ref_logs = train(1, ControlVAE)  # the positional PI controller's logs, fused
+out["control_spe5_logs_equal"] = train(5, ControlVAE)[1] == control_ref_logs
 print("RESULT" + json.dumps(out))
 """
 
@@ -60,6 +62,7 @@ def test_device_stream_and_fused_steps_on_jax():
     assert res[f"spe{spe}_logs_equal"], res
     assert res[f"spe{spe}_step"] == 12
   assert np.isfinite(res["beta"]) and res["beta"] >= 0.1
+  assert res["control_spe5_logs_equal"], res
 
 
 def test_device_batches_need_jax():

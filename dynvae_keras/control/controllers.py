@@ -124,11 +124,11 @@ class PIController(_Controller):
             "p_term": p_term, "i_term": integral}
 
   def _logged_state(self):
-    integral = ops.convert_to_tensor(self.integral)
-    return {"kl_setpoint": self.setpoint(ops.convert_to_tensor(self.step)),
-            "kl_feedback": ops.convert_to_tensor(self.feedback),
-            "p_term": ops.convert_to_tensor(self.previous_output) - integral - self.beta_min,
-            "i_term": integral}
+    setpoint = ops.cast(self.setpoint(ops.convert_to_tensor(self.step)), "float32")
+    feedback = ops.convert_to_tensor(self.feedback)
+    return {"kl_setpoint": setpoint, "kl_feedback": feedback,
+            "p_term": self.kp * _f(setpoint - feedback),  # the update's own expression
+            "i_term": ops.convert_to_tensor(self.integral)}
 
   def get_config(self):
     return {**super().get_config(), "kp": self.kp, "ki": self.ki}
@@ -192,7 +192,7 @@ class IncrementalPIController(_Controller):
 
   def _logged_state(self):
     error = ops.convert_to_tensor(self.previous_error)
-    return {"kl_setpoint": self.setpoint(ops.convert_to_tensor(self.step)),
+    return {"kl_setpoint": ops.cast(self.setpoint(ops.convert_to_tensor(self.step)), "float32"),
             "kl_feedback": self.average.value(),
             "p_term": self.kp * (_f(error) - 0.5),
             "i_term": ops.convert_to_tensor(self.integral)}

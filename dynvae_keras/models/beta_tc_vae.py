@@ -31,6 +31,9 @@ class BetaTCVAE(GaussianVAE):
   def state_terms(self):
     return () if self.controller is None else CONTROLLER_TERMS
 
+  def state_values(self):
+    return {} if self.controller is None else self.controller.last_logs()
+
   def get_config(self):
     return {**super().get_config(), "beta": self.beta_value, **controller_config(self.controller)}
 

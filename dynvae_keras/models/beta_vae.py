@@ -60,6 +60,11 @@ class BetaVAE(GaussianVAE):
   def state_terms(self):
     return ("beta",) if self.controller is None else CONTROLLER_TERMS
 
+  def state_values(self):
+    if self.controller is None:
+      return {"beta": ops.convert_to_tensor(self.beta)}
+    return self.controller.last_logs()
+
   def get_config(self):
     return {**super().get_config(), "beta": self.initial_beta, **controller_config(self.controller)}
 

@@ -66,6 +66,16 @@ class MultiLossTrainStep:
       tracker.update_state(terms[name])
     return self._current_logs(terms)
 
+  def state_values(self):
+    """The `state_terms` of the last training step, recomputed from the variables; or None.
+
+    A model whose state terms are functions of its non-trainable state (a fixed β, a
+    controller's β and terms) returns them, and the fused JAX loop then carries nothing per
+    step for logging (each carried value costs a copy per step). None (the default, e.g. for
+    terms computed from weights the optimizer has since updated) makes the loop carry them.
+    """
+    return None
+
   def _current_logs(self, state_values):
     """The trackers' running means and, for each of `state_terms`, its value in `state_values`."""
     logs = {name: tracker.result() for name, tracker in self._term_trackers.items()}
@@ -228,20 +238,32 @@ class MultiLossTrainStep:
     """`len(batches)` training steps as one `lax.scan` (JAX): returns (last step's logs, state).
 
     Nothing is stacked per step (that costs a dynamic-update-slice per logged value per step):
-    the loop carries the state terms of the latest step, and the running means are read from
-    the final metric variables once, after the loop.
+    the state terms are recomputed from the final state (`state_values`) or, for models that
+    cannot, carried from the latest step; the running means are read from the final metric
+    variables once, after the loop.
     """
     import jax  # pylint: disable=g-import-not-at-top
     import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
-    def body(carry, data):
-      logs, state = self.train_step(carry[0], data)
-      return (state, {name: logs[name] for name in self.state_terms}), None
+    def recomputed(state):
+      with keras.StatelessScope(state_mapping=list(zip(self.non_trainable_variables, state[1]))):
+        return self.state_values()
 
-    shapes, _ = jax.eval_shape(self.train_step, state, batches[0])
-    initial = {name: jnp.zeros(shapes[name].shape, shapes[name].dtype) for name in self.state_terms}
-    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *batches)
-    (state, last), _ = jax.lax.scan(body, (state, initial), stacked)
+    if recomputed(state) is not None:
+      def body(state, data):
+        return self.train_step(state, data)[1], None
+      state, _ = jax.lax.scan(body, state, jax.tree.map(lambda *xs: jnp.stack(xs), *batches))
+      last = recomputed(state)
+    else:
+      def body(carry, data):
+        logs, state = self.train_step(carry[0], data)
+        return (state, {name: logs[name] for name in self.state_terms}), None
+
+      shapes, _ = jax.eval_shape(self.train_step, state, batches[0])
+      initial = {name: jnp.zeros(shapes[name].shape, shapes[name].dtype)
+                 for name in self.state_terms}
+      stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *batches)
+      (state, last), _ = jax.lax.scan(body, (state, initial), stacked)
     with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, state[3]))):
       return self._current_logs(last), state
 
