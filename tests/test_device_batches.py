@@ -1,9 +1,9 @@
 """Device-resident training input and fused JAX steps (`steps_per_execution` as one `lax.scan`).
 
-Contracts: the device stream is a pure function of (seed, step) whatever the chunking; a model
-trained with k fused steps per call ends bit-identical (weights, controller state, logs) to
-one step per call on the same stream, including a final partial group; other backends get a
-clear error.
+Contracts: the device stream is a pure function of (seed, step) whatever the chunking and the
+order it is read in; a model trained with k fused steps per call ends bit-identical (weights,
+controller state, logs) to one step per call on the same stream, including a final partial
+group; other backends get a clear error.
 """
 
 import json
@@ -25,6 +25,9 @@ b = DeviceBatches(pool, 8, 10, seed=4, chunk=7)
 c = DeviceBatches(pool, 8, 6, seed=4, start_step=4, chunk=4)
 out["chunk_invariant"] = all(bool((np.asarray(a[i][0]) == np.asarray(b[i][0])).all()) for i in range(10))
 out["resume_invariant"] = all(bool((np.asarray(a[4 + i][0]) == np.asarray(c[i][0])).all()) for i in range(6))
+shuffled = DeviceBatches(pool, 8, 10, seed=4, chunk=5)  # read out of order, as a shuffling fit would
+out["order_invariant"] = all(bool((np.asarray(shuffled[i][0]) == np.asarray(a[i][0])).all())
+                             for i in (7, 2, 9, 3, 4, 0, 1))
 out["seed_changes"] = not bool((np.asarray(a[0][0]) == np.asarray(DeviceBatches(pool, 8, 1, seed=5)[0][0])).all())
 x = np.asarray(a[2][0]); out["range"] = [float(x.min()), float(x.max())]
 out["binary"] = bool(np.isin(x, [0.0, 1.0]).all())
@@ -55,6 +58,7 @@ def test_device_stream_and_fused_steps_on_jax():
   res = run_python_result(SCRIPT, "jax")
   assert res["pool_dtype"] == "uint8" and res["pool_shape"] == [256, 64, 64, 1]
   assert res["chunk_invariant"] and res["resume_invariant"] and res["seed_changes"]
+  assert res["order_invariant"]
   assert res["range"] == [0.0, 1.0] and res["binary"]
   assert res["bf16"] == "bfloat16"
   for spe in (4, 5):  # 12 steps: 3 full groups of 4; 2 groups of 5 + 2 single steps

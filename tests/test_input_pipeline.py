@@ -34,3 +34,29 @@ def test_pydataset_under_jax_backend():
   expected = float(data.sample_batch(ds, 4, 1, 2).sum())
   backend, kind, total = out.split()[-3:]
   assert backend == "jax" and kind == "ObservationBatches" and float(total) == expected
+
+
+class _RecordedBatches(data.ObservationBatches):
+  """An ObservationBatches that records the order its batches are read in."""
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.read = []
+
+  def __getitem__(self, index):
+    self.read.append(index)
+    return super().__getitem__(index)
+
+
+def test_our_fit_reads_a_step_indexed_stream_in_order():
+  """Keras' default `shuffle=True` would permute the steps of a (seed, step)-indexed stream (and
+  break resumption); our models' `fit` reads it in order, even when shuffle=True is passed."""
+  from helpers import make_model  # pylint: disable=g-import-not-at-top
+  ds = data.get_named_ground_truth_data("dsprites_full")
+  model = make_model("BetaVAE", encoder_fn="fc_encoder", decoder_fn="fc_decoder")
+  model.compile(optimizer="adam")
+  for kwargs in ({}, {"shuffle": True}):
+    stream = _RecordedBatches(ds, 4, num_batches=6, seed=0)
+    model.fit(stream, epochs=2, verbose=0, **kwargs)
+    # (on TensorFlow, Keras first reads two batches to infer the tf.data signature)
+    assert stream.read[-12:] == list(range(6)) * 2, (kwargs, stream.read)

@@ -103,15 +103,22 @@ class DeviceBatches(keras.utils.PyDataset):
     num_batches: length of the stream.
     seed: stream seed; batch `i` uses `jax.random.fold_in(PRNGKey(seed), start_step + i)`.
     start_step: index of the first batch (to resume a run).
-    chunk: batches drawn per device call (use `steps_per_execution` or a multiple of it); the
+    chunk: batches drawn per device call when the stream is read in order (use
+      `steps_per_execution` or a multiple of it); a batch read out of order is drawn alone. The
       stream's content does not depend on it.
     dtype: dtype of the batches ("float32", or "bfloat16" to halve the memory traffic under a
       `mixed_bfloat16` policy; both hold dlib's binary and 8-bit images exactly).
 
+  Our models' `fit` never shuffles the stream (`step_indexed`); with another model pass
+  `shuffle=False`, or every step is drawn by a device call of its own.
+
   Example:
     >>> pool = observation_pool(get_named_ground_truth_data("dsprites_full"), 65536)
-    >>> model.fit(DeviceBatches(pool, 256, 10000), steps_per_execution=50)
+    >>> model.compile(optimizer="adam", steps_per_execution=50)
+    >>> model.fit(DeviceBatches(pool, 256, 10000, chunk=50), epochs=1)
   """
+
+  step_indexed = True  # batch i is a function of (seed, i): our models' `fit` never shuffles it
 
   def __init__(self, images, batch_size, num_batches, seed=0, start_step=0, dtype="float32",
                chunk=100):
@@ -132,7 +139,7 @@ class DeviceBatches(keras.utils.PyDataset):
     self.pool = jax.device_put(images, pool_sharding)
     self.dtype = str(dtype)
     self.chunk = max(1, min(int(chunk), self.num_batches_total))
-    self._cache = {}
+    self._cache, self._next = {}, 0
 
   def __len__(self):
     return self.num_batches_total
@@ -141,9 +148,11 @@ class DeviceBatches(keras.utils.PyDataset):
     if not 0 <= index < self.num_batches_total:
       raise IndexError(f"batch {index} out of range for a stream of {self.num_batches_total}.")
     if index not in self._cache:
-      first = index - index % self.chunk
-      size = min(self.chunk, self.num_batches_total - first)
+      in_order = index in (self._next, 0)
+      first = index - index % self.chunk if in_order else index
+      size = min(self.chunk, self.num_batches_total - first) if in_order else 1
       sample = _chunk_sampler(self.batch_size, self.dtype, size, self._batch_sharding)
       batches = sample(self.pool, np.uint32(self.seed), np.int32(self.start_step + first))
       self._cache = dict(zip(range(first, first + size), batches))
+    self._next = index + 1
     return (self._cache[index],)

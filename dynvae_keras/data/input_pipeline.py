@@ -30,6 +30,8 @@ class ObservationBatches(keras.utils.PyDataset):
     **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` for `PyDataset`.
   """
 
+  step_indexed = True  # batch i is a function of (seed, i): our models' `fit` never shuffles it
+
   def __init__(self, data, batch_size, num_batches, seed=0, start_step=0, **kwargs):
     super().__init__(**kwargs)
     self.data, self.batch_size, self.seed = data, int(batch_size), int(seed)

@@ -14,6 +14,8 @@ value.
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -85,6 +87,21 @@ class MultiLossTrainStep:
   def _unpack(self, data):
     x = data[0] if isinstance(data, (tuple, list)) else data
     return ops.convert_to_tensor(x)
+
+  def fit(self, *args, **kwargs):
+    """`keras.Model.fit`, except that a step-indexed stream is never shuffled.
+
+    Our training streams (`ObservationBatches`, `DeviceBatches`: `step_indexed = True`) already
+    draw every batch at random, with replacement as dlib trains, and batch i is a pure function
+    of (seed, i): that is what lets a resumed run see the batches of an uninterrupted one. Keras'
+    default `shuffle=True` would permute the steps (by Python's global RNG) and make
+    `DeviceBatches` draw on the device once per batch instead of once per chunk, so it is
+    turned off for them, whatever was passed.
+    """
+    bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
+    if getattr(bound.arguments.get("x"), "step_indexed", False):
+      bound.arguments["shuffle"] = False
+    return super().fit(*bound.args[1:], **bound.kwargs)
 
   # Dispatch ------------------------------------------------------------------------
   def train_step(self, *args):
