@@ -1,5 +1,7 @@
 """Training input streams: reproducible per (seed, step), same on tf.data and PyDataset."""
 
+import warnings
+
 import numpy as np
 
 from conftest import run_python
@@ -50,7 +52,8 @@ class _RecordedBatches(data.ObservationBatches):
 
 def test_our_fit_reads_a_step_indexed_stream_in_order():
   """Keras' default `shuffle=True` would permute the steps of a (seed, step)-indexed stream (and
-  break resumption); our models' `fit` reads it in order, even when shuffle=True is passed."""
+  break resumption); our models' `fit` reads it in order, even when shuffle=True is passed, and
+  does not ask Keras to shuffle our tf.data stream (which Keras would refuse with a warning)."""
   from helpers import make_model  # pylint: disable=g-import-not-at-top
   ds = data.get_named_ground_truth_data("dsprites_full")
   model = make_model("BetaVAE", encoder_fn="fc_encoder", decoder_fn="fc_decoder")
@@ -60,3 +63,7 @@ def test_our_fit_reads_a_step_indexed_stream_in_order():
     model.fit(stream, epochs=2, verbose=0, **kwargs)
     # (on TensorFlow, Keras first reads two batches to infer the tf.data signature)
     assert stream.read[-12:] == list(range(6)) * 2, (kwargs, stream.read)
+  with warnings.catch_warnings(record=True) as caught:  # Keras warns if asked to shuffle tf.data
+    warnings.simplefilter("always")
+    model.fit(data.training_input(ds, 4, 2, seed=0), epochs=1, verbose=0)
+  assert not [w for w in caught if "shuffle" in str(w.message)], [str(w.message) for w in caught]

@@ -59,8 +59,10 @@ def make_tf_dataset(data, batch_size, num_batches, seed=0, start_step=0):
     return batch
 
   steps = tf.data.Dataset.range(int(start_step), int(start_step) + int(num_batches))
-  return steps.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(
+  dataset = steps.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(
       tf.data.AUTOTUNE)
+  dataset.step_indexed = True  # in order by construction; our models' `fit` passes shuffle=False
+  return dataset
 
 
 def training_input(data, batch_size, num_batches, seed=0, start_step=0):

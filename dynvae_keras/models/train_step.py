@@ -91,12 +91,13 @@ class MultiLossTrainStep:
   def fit(self, *args, **kwargs):
     """`keras.Model.fit`, except that a step-indexed stream is never shuffled.
 
-    Our training streams (`ObservationBatches`, `DeviceBatches`: `step_indexed = True`) already
+    Our training streams (`ObservationBatches`, `DeviceBatches`, the tf.data stream of
+    `make_tf_dataset`: `step_indexed = True`) already
     draw every batch at random, with replacement as dlib trains, and batch i is a pure function
     of (seed, i): that is what lets a resumed run see the batches of an uninterrupted one. Keras'
     default `shuffle=True` would permute the steps (by Python's global RNG) and make
-    `DeviceBatches` draw on the device once per batch instead of once per chunk, so it is
-    turned off for them, whatever was passed.
+    `DeviceBatches` draw on the device once per batch instead of once per chunk (on tf.data
+    Keras ignores it, with a warning), so it is turned off for them, whatever was passed.
     """
     bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
     if getattr(bound.arguments.get("x"), "step_indexed", False):
