@@ -91,13 +91,13 @@ class MultiLossTrainStep:
   def fit(self, *args, **kwargs):
     """`keras.Model.fit`, except that a step-indexed stream is never shuffled.
 
-    Our training streams (`ObservationBatches`, `DeviceBatches`, the tf.data stream of
-    `make_tf_dataset`: `step_indexed = True`) already
-    draw every batch at random, with replacement as dlib trains, and batch i is a pure function
-    of (seed, i): that is what lets a resumed run see the batches of an uninterrupted one. Keras'
-    default `shuffle=True` would permute the steps (by Python's global RNG) and make
-    `DeviceBatches` draw on the device once per batch instead of once per chunk (on tf.data
-    Keras ignores it, with a warning), so it is turned off for them, whatever was passed.
+    Our training streams (`ObservationBatches`, `DeviceBatches` and `make_tf_dataset`'s tf.data
+    stream, marked `step_indexed = True`) already draw every batch at random, with replacement
+    as dlib trains, and batch i is a pure function of (seed, i): that is what lets a resumed
+    run see the batches of an uninterrupted one. Keras' default `shuffle=True` would permute the
+    steps (by Python's global RNG) and make `DeviceBatches` draw on the device once per batch
+    instead of once per chunk (on tf.data Keras ignores it, with a warning), so it is turned
+    off for them, whatever was passed.
     """
     bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
     if getattr(bound.arguments.get("x"), "step_indexed", False):
@@ -267,10 +267,10 @@ class MultiLossTrainStep:
       with keras.StatelessScope(state_mapping=list(zip(self.non_trainable_variables, state[1]))):
         return self.state_values()
 
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *batches)
     if recomputed(state) is not None:
-      def body(state, data):
-        return self.train_step(state, data)[1], None
-      state, _ = jax.lax.scan(body, state, jax.tree.map(lambda *xs: jnp.stack(xs), *batches))
+      state, _ = jax.lax.scan(lambda state, data: (self.train_step(state, data)[1], None),
+                              state, stacked)
       last = recomputed(state)
     else:
       def body(carry, data):
@@ -280,7 +280,6 @@ class MultiLossTrainStep:
       shapes, _ = jax.eval_shape(self.train_step, state, batches[0])
       initial = {name: jnp.zeros(shapes[name].shape, shapes[name].dtype)
                  for name in self.state_terms}
-      stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *batches)
       (state, last), _ = jax.lax.scan(body, (state, initial), stacked)
     with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, state[3]))):
       return self._current_logs(last), state
