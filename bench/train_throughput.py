@@ -8,7 +8,7 @@ device-resident pool of procedural dSprites:
   a hand-written Adam, `jax.lax.scan` over `--fuse` steps per call, batches gathered on the
   device inside the scan, constant β = 4;
 * ``ours+dynamic``: `DynamicVAE` (incremental PI controller in the step) through plain
-  `model.fit(DeviceBatches(...), steps_per_execution=--fuse)`;
+  `model.fit(DeviceBatches(...))` compiled with `steps_per_execution=--fuse`;
 * ``ours+beta``: `BetaVAE(beta=4)` the same way (controller overhead = 1 − dynamic/beta).
 
 ``step-only`` is our BetaVAE `train_step` scanned by a loop written here (isolates the step's math
