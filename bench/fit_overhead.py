@@ -27,6 +27,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import train_throughput  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def tiny_architectures():
@@ -83,22 +86,12 @@ def main(argv=None):
     return DeviceBatches(device_pool, args.batch_size, num_batches, chunk=fuse)
 
   def direct_run():
-    model = make_model()
-    model.build((None,) + pool.shape[1:])
-    model.optimizer.build(model.trainable_variables)
-    state = tuple(model._get_jax_state(trainable_variables=True, non_trainable_variables=True,  # pylint: disable=protected-access
-                                       optimizer_variables=True, metrics_variables=True))
-    fused = jax.jit(model._jax_scan_steps, donate_argnums=0)  # pylint: disable=protected-access
-    batches = stream(fuse * (calls + 1) * (args.repeats + 1))
-    position = 0
+    loop = train_throughput.fused_loop_runner(
+        make_model(), stream(fuse * calls * (args.repeats + 1)), fuse)
 
     def run():
-      nonlocal state, position
       start = time.perf_counter()
-      for _ in range(calls):
-        logs, state = fused(state, [batches[position + j] for j in range(fuse)])
-        position += fuse
-      jax.block_until_ready(logs)
+      loop(calls)  # returns the last loss: waits for the device
       return (time.perf_counter() - start) / calls
     return run
 

@@ -31,6 +31,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import train_throughput  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 PLUMBING = {"get-tuple-element", "tuple", "parameter", "constant", "bitcast"}
 
 
@@ -73,10 +75,7 @@ def ours_hlo(make_model, pool, batch_size, fuse, policy):
   keras.utils.set_random_seed(0)
   model = make_model()
   model.compile(optimizer=keras.optimizers.Adam(1e-4), steps_per_execution=fuse)
-  model.build((None,) + pool.shape[1:])
-  model.optimizer.build(model.trainable_variables)
-  state = tuple(model._get_jax_state(trainable_variables=True, non_trainable_variables=True,  # pylint: disable=protected-access
-                                     optimizer_variables=True, metrics_variables=True))
+  state = train_throughput.jax_training_state(model, pool.shape[1:])
   dtype = jnp.bfloat16 if policy == "mixed_bfloat16" else jnp.float32
   batch = jax.ShapeDtypeStruct((batch_size,) + pool.shape[1:], dtype)
   lowered = jax.jit(model._jax_scan_steps).lower(state, [(batch,)] * fuse)  # pylint: disable=protected-access
@@ -95,7 +94,6 @@ def main(argv=None):
   import keras  # pylint: disable=g-import-not-at-top
   if keras.backend.backend() != "jax":
     raise SystemExit("Run with KERAS_BACKEND=jax.")
-  import train_throughput  # pylint: disable=g-import-not-at-top
   from dynvae_keras.models import BetaVAE, DynamicVAE  # pylint: disable=g-import-not-at-top
 
   pool = np.zeros((256, 64, 64, 1), np.uint8)

@@ -191,6 +191,34 @@ def make_ours_runner(pool, batch_size, fuse, policy, controlled, seed=0):
   return run, model
 
 
+def jax_training_state(model, image_shape):
+  """Builds a compiled `model` and its optimizer for `image_shape` images; returns the state
+  tuple (trainable, non-trainable, optimizer, metrics variables) of Keras' JAX trainer."""
+  model.build((None,) + tuple(image_shape))
+  model.optimizer.build(model.trainable_variables)
+  return tuple(model._get_jax_state(trainable_variables=True, non_trainable_variables=True,  # pylint: disable=protected-access
+                                    optimizer_variables=True, metrics_variables=True))
+
+
+def fused_loop_runner(model, stream, fuse):
+  """run(num_calls) → last loss: the compiled loop `fit` runs for `steps_per_execution = fuse`
+  (`_jax_scan_steps`), called from a loop written here on consecutive groups of `fuse` batches
+  of the `DeviceBatches` `stream`, as `fit` reads them; waits for the device."""
+  import jax  # pylint: disable=g-import-not-at-top
+  holder = [jax_training_state(model, stream.pool.shape[1:])]
+  fused = jax.jit(model._jax_scan_steps, donate_argnums=0)  # pylint: disable=protected-access
+  position = [0]
+
+  def run(num_calls):
+    for _ in range(num_calls):
+      batches = [stream[position[0] + j] for j in range(fuse)]
+      position[0] += fuse
+      logs, holder[0] = fused(holder[0], batches)
+    return float(logs["loss"])
+
+  return run
+
+
 def make_ours_fused_runner(pool, batch_size, fuse, policy, controlled, seed=0):
   """The model's fused loop (what `fit` compiles for `steps_per_execution`) called directly.
 
@@ -207,24 +235,10 @@ def make_ours_fused_runner(pool, batch_size, fuse, policy, controlled, seed=0):
   keras.utils.set_random_seed(seed)
   model = DynamicVAE(seed=seed) if controlled else BetaVAE(beta=4.0, seed=seed)
   model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), steps_per_execution=fuse)
-  model.build((None,) + pool.shape[1:])
-  model.optimizer.build(model.trainable_variables)
-  holder = [tuple(model._get_jax_state(trainable_variables=True, non_trainable_variables=True,  # pylint: disable=protected-access
-                                      optimizer_variables=True, metrics_variables=True))]
-  fused = jax.jit(model._jax_scan_steps, donate_argnums=0)  # pylint: disable=protected-access
   batch_dtype = "bfloat16" if policy == "mixed_bfloat16" else "float32"
   stream = DeviceBatches(jax.device_put(pool), batch_size, 10**9, seed=seed, dtype=batch_dtype,
                          chunk=fuse)
-  position = [0]
-
-  def run(num_calls):
-    for _ in range(num_calls):
-      batches = [stream[position[0] + j] for j in range(fuse)]
-      position[0] += fuse
-      logs, holder[0] = fused(holder[0], batches)
-    return float(logs["loss"])
-
-  return run
+  return fused_loop_runner(model, stream, fuse)
 
 
 def make_ours_step_runner(pool, batch_size, fuse, policy, seed=0):
@@ -241,10 +255,7 @@ def make_ours_step_runner(pool, batch_size, fuse, policy, seed=0):
   keras.utils.set_random_seed(seed)
   model = BetaVAE(beta=4.0, seed=seed)
   model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
-  model.build((None,) + pool.shape[1:])
-  model.optimizer.build(model.trainable_variables)
-  state = tuple(model._get_jax_state(trainable_variables=True, non_trainable_variables=True,  # pylint: disable=protected-access
-                                     optimizer_variables=True, metrics_variables=True))
+  state = jax_training_state(model, pool.shape[1:])
   device_pool = jax.device_put(pool)
   dtype = jnp.bfloat16 if policy == "mixed_bfloat16" else jnp.float32
 
