@@ -65,6 +65,10 @@ class _Controller(keras.layers.Layer):
     beta = ops.maximum(w, self.beta_min)
     return beta if self.beta_max is None else ops.minimum(beta, self.beta_max)
 
+  def _setpoint_at(self, t):
+    """C(t) as a float32 tensor (t: the step, counted from 1)."""
+    return ops.cast(self.setpoint(t), "float32")
+
   def _advance_step(self):
     t = ops.convert_to_tensor(self.step) + 1.0
     self.step.assign(t)
@@ -110,7 +114,7 @@ class PIController(_Controller):
   def update(self, kl):
     kl = ops.cast(kl, "float32")
     t = self._advance_step()
-    setpoint = ops.cast(self.setpoint(t), "float32")
+    setpoint = self._setpoint_at(t)
     error = setpoint - kl
     p_term = self.kp * _f(error)
     integral_prev = ops.convert_to_tensor(self.integral)
@@ -124,7 +128,7 @@ class PIController(_Controller):
             "p_term": p_term, "i_term": integral}
 
   def _logged_state(self):
-    setpoint = ops.cast(self.setpoint(ops.convert_to_tensor(self.step)), "float32")
+    setpoint = self._setpoint_at(ops.convert_to_tensor(self.step))
     feedback = ops.convert_to_tensor(self.feedback)
     return {"kl_setpoint": setpoint, "kl_feedback": feedback,
             "p_term": self.kp * _f(setpoint - feedback),  # the update's own expression
@@ -177,7 +181,7 @@ class IncrementalPIController(_Controller):
     kl = ops.cast(kl, "float32")
     t = self._advance_step()
     feedback = self.average(kl)
-    setpoint = ops.cast(self.setpoint(t), "float32")
+    setpoint = self._setpoint_at(t)
     error = setpoint - feedback
     previous_output = ops.convert_to_tensor(self.previous_output)
     d_p = self.kp * (_f(error) - _f(ops.convert_to_tensor(self.previous_error)))
@@ -192,7 +196,7 @@ class IncrementalPIController(_Controller):
 
   def _logged_state(self):
     error = ops.convert_to_tensor(self.previous_error)
-    return {"kl_setpoint": ops.cast(self.setpoint(ops.convert_to_tensor(self.step)), "float32"),
+    return {"kl_setpoint": self._setpoint_at(ops.convert_to_tensor(self.step)),
             "kl_feedback": self.average.value(),
             "p_term": self.kp * (_f(error) - 0.5),
             "i_term": ops.convert_to_tensor(self.integral)}
