@@ -66,7 +66,35 @@ def kernel_like(counts):
   return sum(n for op, n in counts.items() if op not in PLUMBING)
 
 
-def ours_hlo(make_model, pool, batch_size, fuse, policy):
+def compile_only_device(target_config):
+  """A compile-only CUDA device described by the `GpuTargetConfig` text proto file
+  `target_config` (deviceless ahead-of-time compilation: needs the `jax-cuda12-plugin` of the
+  installed jax, no GPU and no CUDA driver)."""
+  from jax.experimental import topologies  # pylint: disable=g-import-not-at-top
+  with open(target_config) as f:
+    text = f.read()
+  try:
+    topology = topologies.get_topology_desc("step_ops", "cuda", target_config=text,
+                                            topology="1x1x1")
+  except Exception as e:  # pylint: disable=broad-except
+    raise SystemExit(
+        f"Cannot compile for the GPU described in {target_config}: {e}\nDeviceless GPU "
+        "compilation needs the CUDA plugin of the installed jax: pip install "
+        "'jax-cuda12-plugin==<jax version>' 'jax-cuda12-pjrt==<jax version>'.") from e
+  return topology.devices[0]
+
+
+def compiled_text(fn, args, device=None):
+  """Optimized HLO of `jax.jit(fn)` for `args` (arrays or ShapeDtypeStructs), on `device` if
+  given (a compile-only device: the arguments are lowered as abstract values placed on it)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  if device is not None:
+    sharding = jax.sharding.SingleDeviceSharding(device)
+    args = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding), args)
+  return jax.jit(fn).lower(*args).compile().as_text()
+
+
+def ours_hlo(make_model, pool, batch_size, fuse, policy, device=None):
   """Optimized HLO text of the model's fused `fuse`-step loop on stacked device batches."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
@@ -78,8 +106,7 @@ def ours_hlo(make_model, pool, batch_size, fuse, policy):
   state = train_throughput.jax_training_state(model, pool.shape[1:])
   dtype = jnp.bfloat16 if policy == "mixed_bfloat16" else jnp.float32
   batch = jax.ShapeDtypeStruct((batch_size,) + pool.shape[1:], dtype)
-  lowered = jax.jit(model._jax_scan_steps).lower(state, [(batch,)] * fuse)  # pylint: disable=protected-access
-  return lowered.compile().as_text()
+  return compiled_text(model._jax_scan_steps, (state, [(batch,)] * fuse), device)  # pylint: disable=protected-access
 
 
 def main(argv=None):
@@ -87,7 +114,15 @@ def main(argv=None):
   parser.add_argument("--batch_size", type=int, default=64)
   parser.add_argument("--policy", default="float32", choices=["float32", "mixed_bfloat16"])
   parser.add_argument("--fuse", type=int, default=4, help="steps per compiled loop")
+  parser.add_argument("--target_config", default=None,
+                      help="compile for the GPU this GpuTargetConfig text proto describes "
+                      "instead of the default device, without needing one (e.g. "
+                      "bench/h100_target_config.txtpb; needs jax-cuda12-plugin)")
   args = parser.parse_args(argv)
+  if args.target_config:
+    # Compile-only: the local backend only hosts the trace (the CUDA plugin then skips its
+    # check for a CUDA runtime this machine need not have).
+    os.environ["JAX_PLATFORMS"] = "cpu"
 
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
@@ -97,14 +132,17 @@ def main(argv=None):
   from dynvae_keras.models import BetaVAE, DynamicVAE  # pylint: disable=g-import-not-at-top
 
   pool = np.zeros((256, 64, 64, 1), np.uint8)
-  print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}); jax {jax.__version__}, "
+  device = compile_only_device(args.target_config) if args.target_config else None
+  target = (f"{device.device_kind} (compile-only, {args.target_config})" if device is not None
+            else f"{jax.devices()[0].device_kind} ({jax.default_backend()})")
+  print(f"target: {target}; jax {jax.__version__}, "
         f"keras {keras.__version__}; batch {args.batch_size}, {args.policy}, loop of {args.fuse} "
         f"steps; {time.strftime('%Y-%m-%d')}")
   dtype = jnp.bfloat16 if args.policy == "mixed_bfloat16" else jnp.float32
   fused, state = train_throughput.reference_scan(pool, args.batch_size, args.fuse, dtype)
-  texts = {"reference": jax.jit(fused).lower(state).compile().as_text()}
-  texts["ours+beta"] = ours_hlo(lambda: BetaVAE(beta=4.0), pool, args.batch_size, args.fuse, args.policy)
-  texts["ours+dyn"] = ours_hlo(lambda: DynamicVAE(), pool, args.batch_size, args.fuse, args.policy)
+  texts = {"reference": compiled_text(fused, (state,), device)}
+  for name, make_model in (("ours+beta", lambda: BetaVAE(beta=4.0)), ("ours+dyn", DynamicVAE)):
+    texts[name] = ours_hlo(make_model, pool, args.batch_size, args.fuse, args.policy, device)
 
   counts = {name: loop_body_opcodes(text) for name, text in texts.items()}
   anchor = kernel_like(counts["reference"])
