@@ -3,7 +3,9 @@
 Contracts: the device stream is a pure function of (seed, step) whatever the chunking and the
 order it is read in; a model trained with k fused steps per call ends bit-identical (weights,
 controller state, logs) to one step per call on the same stream, including a final partial
-group; other backends get a clear error.
+group, whether its logged state is recomputed after the loop (controllers) or carried (L-VAE)
+and whatever its trackers (running means travel as one vector, others step by step); other
+backends get a clear error.
 """
 
 import json
@@ -17,7 +19,7 @@ SCRIPT = r"""
 import json, numpy as np, keras, jax
 from dynvae_keras.data.device_batches import DeviceBatches, observation_pool
 from dynvae_keras.data import get_named_ground_truth_data
-from dynvae_keras.models import ControlVAE, DynamicVAE
+from dynvae_keras.models import ControlVAE, DynamicVAE, LVAE
 pool = observation_pool(get_named_ground_truth_data("dsprites_full"), 256, seed=0)
 out = dict(pool_dtype=str(pool.dtype), pool_shape=list(pool.shape))
 a = DeviceBatches(pool, 8, 10, seed=4, chunk=3)
@@ -59,6 +61,16 @@ model.fit(Recorded(pool, 4, 6, chunk=3), epochs=2, verbose=0)  # Keras' default 
 out["fit_read_order"] = read
 _, control_ref_logs = train(1, ControlVAE)  # the positional PI controller's logs, fused
 out["control_spe5_logs_equal"] = train(5, ControlVAE)[1] == control_ref_logs
+_, lvae_ref_logs = train(1, LVAE)  # logged weights the loop must carry from the latest step
+out["lvae_spe5_logs_equal"] = train(5, LVAE)[1] == lvae_ref_logs
+class SumTracked(DynamicVAE):  # a tracker other than a scalar mean: updated step by step
+  def _create_trackers(self):
+    super()._create_trackers()
+    self._term_trackers["loss"] = keras.metrics.Sum(name="loss")
+sum_ref, sum_ref_logs = train(1, SumTracked)
+sum_model, sum_logs = train(4, SumTracked)
+out["sum_tracker_spe4_logs_equal"] = sum_logs == sum_ref_logs
+out["sum_tracker_is_sum"] = sum_logs["loss"] > 3 * sum_logs["reconstruction_loss"]
 print("RESULT" + json.dumps(out))
 """
 
@@ -76,6 +88,8 @@ def test_device_stream_and_fused_steps_on_jax():
     assert res[f"spe{spe}_step"] == 12
   assert np.isfinite(res["beta"]) and res["beta"] >= 0.1
   assert res["control_spe5_logs_equal"], res
+  assert res["lvae_spe5_logs_equal"], res
+  assert res["sum_tracker_spe4_logs_equal"] and res["sum_tracker_is_sum"], res
   # our fit never shuffles a step-indexed stream (Keras first peeks at batch 0)
   assert res["fit_read_order"][-12:] == list(range(6)) * 2
 
