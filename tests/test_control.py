@@ -179,3 +179,27 @@ def test_last_logs_are_the_last_update(make, initial_beta):
     assert last.keys() == logs.keys()
     assert last == logs  # the same expressions on the same state: bit for bit
     assert float(to_numpy(controller.beta)) == logs["beta"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: control.PIController(control.StaircaseSetPoint(0.5, 1.0, 3, 8.0), kp=0.01, ki=0.05),
+    lambda: control.IncrementalPIController(control.HybridAnnealingSetPoint(0.5, 1.0, 4, 2, 9.0))])
+def test_controllers_stay_float32_under_mixed_bfloat16(make):
+  """Under a global `mixed_bfloat16` policy a controller gives bit for bit the float32 results
+  (bfloat16 would read the KL 20.05 as 20.0, and TensorFlow refused the mixed dtypes), through
+  `update` as the models call it and through `__call__` as the callbacks do."""
+  kls = [20.05, 20.07, 20.11, 19.99, 20.03, 20.2, 19.7]
+  as_floats = lambda logs: {k: float(to_numpy(v)) for k, v in logs.items()}
+  reference, reference_called = make(), make()
+  previous = keras.mixed_precision.dtype_policy()
+  keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+  try:
+    mixed, mixed_called = make(), make()
+    for kl in kls:
+      assert as_floats(mixed.update(kl)) == as_floats(reference.update(kl))
+      assert float(to_numpy(mixed_called(kl))) == float(to_numpy(reference_called(kl)))
+  finally:
+    keras.mixed_precision.set_dtype_policy(previous)
+  assert as_floats(mixed.last_logs()) == as_floats(reference.last_logs())
+  assert mixed.dtype_policy.name == "float32"
+  assert all(v.dtype == "float32" for v in mixed.variables)

@@ -12,7 +12,8 @@ class MovingAverage(keras.layers.Layer):
 
   With `zero_init=True` (the official DynamicVAE code) the FIFO starts with window − 1 zeros,
   so the first window − 1 averages are biased low (the first one is y₁ / T). With
-  `zero_init=False` the mean is over the values seen so far.
+  `zero_init=False` the mean is over the values seen so far. Inputs, state and mean are float32
+  whatever the global dtype policy (under `mixed_bfloat16` they would be rounded to bfloat16).
 
   Args:
     window: T ≥ 1.
@@ -24,7 +25,7 @@ class MovingAverage(keras.layers.Layer):
   """
 
   def __init__(self, window=5, zero_init=True, **kwargs):
-    super().__init__(**kwargs)
+    super().__init__(**{**kwargs, "dtype": "float32"})  # float32 whatever the policy
     if int(window) < 1:
       raise ValueError(f"window must be >= 1; got {window}.")
     self.window, self.zero_init = int(window), bool(zero_init)
