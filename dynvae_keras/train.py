@@ -28,7 +28,7 @@ import numpy as np
 from dynvae_keras import atomic, results
 from dynvae_keras.data import input_pipeline, named_data
 from dynvae_keras.data_parallel import data_parallel_scope
-from dynvae_keras.models import factories
+from dynvae_keras.models import factories, precision
 from dynvae_keras.train_callbacks import AtomicCheckpoint, FiniteLossGuard, IntervalCSVLogger
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
           random_seed=gin.REQUIRED, batch_size=gin.REQUIRED, eval_steps=1000, name="",
           model_num=None, log_every=100, checkpoint_every=1000, steps_per_execution=1,
           jit_compile="auto", verbose="auto", deterministic=False, device_input=False,
-          device_pool_size=None, data_parallel=False):
+          device_pool_size=None, data_parallel=False, dtype_policy=None):
   """Trains `model` on the gin-configured `dataset.name` and writes `model_dir` (see module doc).
 
   Args:
@@ -180,6 +180,10 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
     data_parallel: train on every local device (`dynvae_keras.data_parallel`: JAX
       `DataParallel`, TF `MirroredStrategy`); `batch_size` is the global batch and must split
       evenly. The same run on one device gives the same β trajectory (up to float rounding).
+    dtype_policy: the model's Keras dtype policy (`dynvae_keras.models.precision`):
+      'mixed_bfloat16' computes the networks in bfloat16 with float32 variables, losses and β
+      controllers (fast on GPUs and TPUs, slow on most CPUs); 'float32'; None (default) keeps
+      the global policy. It is saved with the model, so a resumed run keeps it.
 
   Returns:
     The train results dict.
@@ -195,6 +199,11 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
   steps_per_execution = _integer("steps_per_execution", steps_per_execution, 1)
   if not isinstance(data_parallel, bool):
     raise ConfigValueError(f"model.data_parallel must be True or False; got {data_parallel!r}.")
+  if dtype_policy is not None:
+    try:
+      precision.check_policy(dtype_policy)
+    except ValueError as e:
+      raise ConfigValueError(str(e)) from None
   resume_step = _prepare_model_dir(model_dir, overwrite)
   keras.utils.set_random_seed(random_seed)
   if deterministic and keras.backend.backend() == "tensorflow":
@@ -214,7 +223,10 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
       initial_step = int(keras.ops.convert_to_numpy(model.step))
       _truncate_log(os.path.join(model_dir, "logs", "metrics.csv"), initial_step)
     else:
-      model = type(model).from_config({**model.get_config(), "seed": random_seed})
+      config = {**model.get_config(), "seed": random_seed}
+      if dtype_policy is not None:
+        config["dtype"] = dtype_policy
+      model = type(model).from_config(config)
       model.build((None, *data.observation_shape))
       factories.compile_model(model, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
       initial_step = 0

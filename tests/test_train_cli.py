@@ -116,6 +116,7 @@ def test_foreign_directory_refused(tmp_path, capsys):
     ("dataset.name = 'dsprites_ful'", "dsprites_ful"),
     ("model.training_steps = 'abc'", "model.training_steps must be an integer"),
     ("model.batch_size = 0", "model.batch_size must be an integer >= 1"),
+    ("model.dtype_policy = 'mixed_float16'", "loss scaling"),
 ])
 def test_bad_bindings_give_one_line_errors(tmp_path, capsys, binding, message):
   code = _train_cli(tmp_path / "m", binding)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from dynvae_keras.models import architectures, losses
+from dynvae_keras.models import architectures, losses, precision
 from dynvae_keras.models.train_step import MultiLossTrainStep
 
 
@@ -69,9 +69,10 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
     if len(image_shape) != 3:
       raise ValueError(f"GaussianVAE expects NHWC images; got input shape {input_shape}.")
     self.image_shape = image_shape
-    self.encoder = architectures.ARCHITECTURES[self.encoder_fn](image_shape, self.num_latent)
-    self.decoder = architectures.ARCHITECTURES[self.decoder_fn](self.num_latent, image_shape)
-    self.build_extra(image_shape)
+    with precision.dtype_policy_scope(self.dtype_policy):  # the networks take the model's policy
+      self.encoder = architectures.ARCHITECTURES[self.encoder_fn](image_shape, self.num_latent)
+      self.decoder = architectures.ARCHITECTURES[self.decoder_fn](self.num_latent, image_shape)
+      self.build_extra(image_shape)
     self.built = True
 
   def build_extra(self, image_shape):
