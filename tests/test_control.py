@@ -34,7 +34,7 @@ def reference_pi(kls, setpoint, kp, ki, beta_min, beta_max=None):
 def reference_incremental(kls, setpoint, beta_0, beta_min, kp, ki, window):
   """DynamicVAE incremental PI with a zero-initialised FIFO of T − 1 zeros."""
   fifo = [0.0] * (window - 1)
-  w_prev, e_prev, out = beta_0, 0.0, []
+  w_prev, e_prev, integral, out = beta_0, 0.0, 0.0, []
   for t, kl in enumerate(kls, start=1):
     fifo.append(kl)
     if len(fifo) > window:
@@ -43,8 +43,9 @@ def reference_incremental(kls, setpoint, beta_0, beta_min, kp, ki, window):
     e = setpoint(t) - y
     d_i = 0.0 if w_prev < beta_min else -ki * e
     w = w_prev + kp * (f(e) - f(e_prev)) + d_i
+    integral += d_i
     w_prev, e_prev = w, e
-    out.append((max(w, beta_min), y))
+    out.append((max(w, beta_min), y, integral))
   return out
 
 
@@ -96,10 +97,13 @@ def test_incremental_pi_matches_reference_every_step():
   setpoint = control.HybridAnnealingSetPoint(0.5, 0.5, 30, 10, 6.0)
   ctrl = control.IncrementalPIController(setpoint, beta_0=50.0, beta_min=0.1, kp=0.01, ki=0.05, window=5)
   expected = reference_incremental(KLS, lambda t: hybrid(t, 0.5, 0.5, 30, 10, 6.0), 50.0, 0.1, 0.01, 0.05, 5)
-  for kl, (beta, feedback) in zip(KLS, expected):
+  for kl, (beta, feedback, integral) in zip(KLS, expected):
     logs = ctrl.update(kl)
     assert float(to_numpy(logs["kl_feedback"])) == pytest.approx(feedback, rel=1e-5, abs=1e-5)
     assert float(to_numpy(logs["beta"])) == pytest.approx(beta, rel=1e-4, abs=1e-4)
+    # i_term = W − β₀ − p_term equals the sum of the integral increments up to W's float32
+    # rounding (W ≈ 50 accumulates ~1e-6 per step; β carries the same)
+    assert float(to_numpy(logs["i_term"])) == pytest.approx(integral, rel=1e-4, abs=2e-4)
     w = 50.0 + float(to_numpy(logs["p_term"])) + float(to_numpy(logs["i_term"]))
     assert w == pytest.approx(float(to_numpy(ctrl.previous_output)), rel=1e-4, abs=1e-4)
 
@@ -203,3 +207,20 @@ def test_controllers_stay_float32_under_mixed_bfloat16(make):
   assert as_floats(mixed.last_logs()) == as_floats(reference.last_logs())
   assert mixed.dtype_policy.name == "float32"
   assert all(v.dtype == "float32" for v in mixed.variables)
+
+
+def test_state_written_with_the_older_layout_loads():
+  """Files written before 2026-11-23 (session 6) held an integral variable (now derived from W)
+  and, with zero_init, an unused count in the moving average: they load into the current
+  classes, the extra values dropped."""
+  controller = control.IncrementalPIController()
+  controller.load_own_variables({"0": np.float32(4.0), "1": np.float32(48.0), "2": np.float32(-1.5),
+                                 "3": np.float32(-2.0)})
+  assert [float(to_numpy(v)) for v in controller.variables[:3]] == [4.0, 48.0, -1.5]
+  assert float(to_numpy(controller.beta)) == 48.0
+  average = control.MovingAverage(5)
+  average.load_own_variables({"0": np.arange(5, dtype=np.float32), "1": np.float32(5.0)})
+  assert float(to_numpy(average.value())) == 2.0
+  with pytest.raises(ValueError):  # any other layout is still refused
+    control.MovingAverage(5).load_own_variables({"0": np.zeros(5, np.float32), "1": np.float32(1.0),
+                                                 "2": np.float32(1.0)})

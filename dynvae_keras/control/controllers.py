@@ -147,8 +147,10 @@ class IncrementalPIController(_Controller):
   W(t) = W(t−1) + Kp·[f(e(t)) − f(e(t−1))] − Ki·e(t), the Ki term skipped while W(t−1) < β_min;
   W(0) = β₀, e(−1) = 0; β = max(W, β_min) (and ≤ β_max when given); W is kept unclamped.
   The feedback y(t) is the mean of the last `window` batch KLs (:class:`MovingAverage`).
-  Logged: `p_term` = Kp·(f(e(t)) − f(0)) and `i_term` = the integrated −Ki·e, so that
-  W = β₀ + p_term + i_term.
+  Logged: `p_term` = Kp·(f(e(t)) − f(0)) (the P increments telescope) and `i_term` = the
+  integrated −Ki·e, so that W = β₀ + p_term + i_term; `i_term` is computed as
+  W − β₀ − p_term (exact up to float32 rounding of W) rather than accumulated in a variable of
+  its own, which would cost a kernel and a copy per training step.
 
   Args:
     setpoint: a :class:`SetPoint` (default: DynamicVAE's hybrid annealing 0.5, +0.15 per 6000
@@ -177,7 +179,18 @@ class IncrementalPIController(_Controller):
         trainable=False)
     self.previous_error = self.add_weight(name="previous_error", shape=(), initializer="zeros",
                                           trainable=False)
-    self.integral = self.add_weight(name="integral", shape=(), initializer="zeros", trainable=False)
+
+  @property
+  def integral(self):
+    """The integrated −Ki·e up to the last update (a tensor), from the state."""
+    return self._i_term(ops.convert_to_tensor(self.previous_output),
+                        self._p_term(ops.convert_to_tensor(self.previous_error)))
+
+  def _p_term(self, error):
+    return self.kp * (_f(error) - 0.5)
+
+  def _i_term(self, output, p_term):
+    return output - self.beta_0 - p_term
 
   def update(self, kl):
     kl = ops.cast(kl, "float32")
@@ -189,19 +202,22 @@ class IncrementalPIController(_Controller):
     d_p = self.kp * (_f(error) - _f(ops.convert_to_tensor(self.previous_error)))
     d_i = ops.where(previous_output < self.beta_min, 0.0, -self.ki * error)
     output = previous_output + d_p + d_i
-    integral = ops.convert_to_tensor(self.integral) + d_i
     self.previous_output.assign(output)
     self.previous_error.assign(error)
-    self.integral.assign(integral)
+    p_term = self._p_term(error)
     return {"beta": self._clamp(output), "kl_setpoint": setpoint, "kl_feedback": feedback,
-            "p_term": self.kp * (_f(error) - 0.5), "i_term": integral}
+            "p_term": p_term, "i_term": self._i_term(output, p_term)}
 
   def _logged_state(self):
-    error = ops.convert_to_tensor(self.previous_error)
+    p_term = self._p_term(ops.convert_to_tensor(self.previous_error))
     return {"kl_setpoint": self._setpoint_at(ops.convert_to_tensor(self.step)),
-            "kl_feedback": self.average.value(),
-            "p_term": self.kp * (_f(error) - 0.5),
-            "i_term": ops.convert_to_tensor(self.integral)}
+            "kl_feedback": self.average.value(), "p_term": p_term,
+            "i_term": self._i_term(ops.convert_to_tensor(self.previous_output), p_term)}
+
+  def load_own_variables(self, store):
+    if len(store.keys()) == 4:  # written before 2026-11-23 (session 6): an integral variable too
+      store = {key: store[key] for key in ("0", "1", "2")}
+    super().load_own_variables(store)
 
   def get_config(self):
     return {**super().get_config(), "beta_0": self.beta_0, "kp": self.kp, "ki": self.ki,

@@ -12,7 +12,8 @@ class MovingAverage(keras.layers.Layer):
 
   With `zero_init=True` (the official DynamicVAE code) the FIFO starts with window − 1 zeros,
   so the first window − 1 averages are biased low (the first one is y₁ / T). With
-  `zero_init=False` the mean is over the values seen so far. Inputs, state and mean are float32
+  `zero_init=False` the mean is over the values seen so far, counted in a `count` variable
+  (the zero-initialised mean has none: it always divides by T). Inputs, state and mean are float32
   whatever the global dtype policy (under `mixed_bfloat16` they would be rounded to bfloat16).
 
   Args:
@@ -30,7 +31,8 @@ class MovingAverage(keras.layers.Layer):
       raise ValueError(f"window must be >= 1; got {window}.")
     self.window, self.zero_init = int(window), bool(zero_init)
     self.buffer = self.add_weight(name="buffer", shape=(self.window,), initializer="zeros", trainable=False)
-    self.count = self.add_weight(name="count", shape=(), initializer="zeros", trainable=False)
+    if not self.zero_init:
+      self.count = self.add_weight(name="count", shape=(), initializer="zeros", trainable=False)
 
   def __call__(self, value, **kwargs):
     return super().__call__(ops.convert_to_tensor(value, "float32"), **kwargs)
@@ -39,19 +41,32 @@ class MovingAverage(keras.layers.Layer):
     """Pushes `value` (a scalar) and returns the average including it."""
     value = ops.cast(ops.reshape(value, (1,)), self.buffer.dtype)
     buffer = ops.concatenate([ops.convert_to_tensor(self.buffer)[1:], value], axis=0)
-    count = ops.minimum(ops.convert_to_tensor(self.count) + 1.0, float(self.window))
     self.buffer.assign(buffer)
-    self.count.assign(count)
+    count = None
+    if not self.zero_init:
+      count = ops.minimum(ops.convert_to_tensor(self.count) + 1.0, float(self.window))
+      self.count.assign(count)
     return self._average(buffer, count)
 
   def value(self):
     """The average after the last push (0 before any), without pushing."""
-    return self._average(ops.convert_to_tensor(self.buffer), ops.convert_to_tensor(self.count))
+    count = None if self.zero_init else ops.convert_to_tensor(self.count)
+    return self._average(ops.convert_to_tensor(self.buffer), count)
 
   def _average(self, buffer, count):
+    # The sum is written out element by element (T is small and static): unlike a reduction,
+    # XLA fuses it with the controller's scalar arithmetic, one kernel less per training step.
+    total = buffer[0]
+    for i in range(1, self.window):
+      total = total + buffer[i]
     if self.zero_init:
-      return ops.mean(buffer)
-    return ops.sum(buffer) / ops.maximum(count, 1.0)
+      return total / float(self.window)
+    return total / ops.maximum(count, 1.0)
+
+  def load_own_variables(self, store):
+    if self.zero_init and len(store.keys()) == 2:
+      store = {"0": store["0"]}  # written before 2026-11-23 (session 6), with an unused count
+    super().load_own_variables(store)
 
   def get_config(self):
     return {**super().get_config(), "window": self.window, "zero_init": self.zero_init}
