@@ -8,7 +8,10 @@ binary images, one dense layer of 8 units each way, batch `--batch_size`):
 * ``direct`` (the anchor): the compiled loop `fit` runs (`_jax_scan_steps`) called from a loop
   written here on `--fuse` batches drawn from a `DeviceBatches` stream, as `fit` draws them;
 * ``fit, shuffle=False``: `model.fit(DeviceBatches(...), steps_per_execution=--fuse)`;
-* ``fit, defaults``: the same with Keras' default `shuffle=True`, as a user would first write it.
+* ``fit, defaults``: the same with Keras' default `shuffle=True`, as a user would first write it;
+* ``fit+keras TB`` / ``fit+our TB`` (when TensorFlow is installed): `shuffle=False` with Keras'
+  `TensorBoard(update_freq="epoch")`, which works on every batch, or with the driver's
+  `IntervalTensorBoard`, which writes only at epoch ends (what `dynvae train` uses).
 
 One `fit` per timed run, so its per-`fit` set-up is spread over the run's calls.
 
@@ -19,9 +22,11 @@ Usage: KERAS_BACKEND=jax python bench/fit_overhead.py [--fuse 100] [--calls 40]
 """
 
 import argparse
+import importlib.util
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -107,6 +112,13 @@ def main(argv=None):
 
   rows = [("direct (anchor)", direct_run()), ("fit, shuffle=False", fit_run(shuffle=False)),
           ("fit, defaults", fit_run())]
+  if importlib.util.find_spec("tensorflow") is not None:
+    from dynvae_keras.train_callbacks import IntervalTensorBoard  # pylint: disable=g-import-not-at-top
+    log_dir = tempfile.mkdtemp(prefix="fit_overhead_tb")
+    rows += [("fit+keras TB", fit_run(shuffle=False, callbacks=[keras.callbacks.TensorBoard(
+                 os.path.join(log_dir, "keras"), update_freq="epoch", write_graph=False)])),
+             ("fit+our TB", fit_run(shuffle=False, callbacks=[
+                 IntervalTensorBoard(os.path.join(log_dir, "ours"))]))]
   results = {}
   for name, run in rows:
     run()  # compile + warm-up

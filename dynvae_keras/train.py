@@ -29,7 +29,8 @@ from dynvae_keras import atomic, results
 from dynvae_keras.data import input_pipeline, named_data
 from dynvae_keras.data_parallel import data_parallel_scope
 from dynvae_keras.models import factories, precision
-from dynvae_keras.train_callbacks import AtomicCheckpoint, FiniteLossGuard, IntervalCSVLogger
+from dynvae_keras.train_callbacks import (AtomicCheckpoint, FiniteLossGuard, IntervalCSVLogger,
+                                          IntervalTensorBoard)
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,25 @@ def _training_stream(data, batch_size, num_batches, seed, start_step, device_inp
                                       chunk=max(steps_per_execution, 100 // steps_per_execution * steps_per_execution))
 
 
+def training_callbacks(model_dir, interval, checkpoint_every):
+  """The driver's callbacks: NaN guard, CSV log, TensorBoard events (where TensorFlow is
+  installed) and atomic checkpoints; all act at interval (Keras epoch) ends only, so `fit` never
+  waits for the device after a compiled call."""
+  callbacks = [
+      FiniteLossGuard(interval),
+      IntervalCSVLogger(os.path.join(model_dir, "logs", "metrics.csv"), interval),
+      AtomicCheckpoint(os.path.join(model_dir, CHECKPOINT), checkpoint_every, interval,
+                       on_save=lambda step: atomic.save_json(
+                           os.path.join(model_dir, CHECKPOINT_STATE), {"step": step})),
+  ]
+  if _has_tensorflow():
+    callbacks.insert(2, IntervalTensorBoard(os.path.join(model_dir, "logs")))
+  else:
+    logger.warning("TensorFlow is not installed: no TensorBoard events (Keras writes them with "
+                   "tf.summary); logs/metrics.csv has every logged value.")
+  return callbacks
+
+
 @gin.configurable("model", denylist=["model_dir", "overwrite"])
 def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQUIRED,
           random_seed=gin.REQUIRED, batch_size=gin.REQUIRED, eval_steps=1000, name="",
@@ -233,19 +253,7 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
       os.makedirs(model_dir, exist_ok=True)
 
     remaining = training_steps - initial_step
-    callbacks = [
-        FiniteLossGuard(interval),
-        IntervalCSVLogger(os.path.join(model_dir, "logs", "metrics.csv"), interval),
-        AtomicCheckpoint(os.path.join(model_dir, CHECKPOINT), checkpoint_every, interval,
-                         on_save=lambda step: atomic.save_json(
-                             os.path.join(model_dir, CHECKPOINT_STATE), {"step": step})),
-    ]
-    if _has_tensorflow():
-      callbacks.insert(2, keras.callbacks.TensorBoard(log_dir=os.path.join(model_dir, "logs"),
-                                                      update_freq="epoch", write_graph=False))
-    else:
-      logger.warning("TensorFlow is not installed: no TensorBoard events (Keras writes them with "
-                     "tf.summary); logs/metrics.csv has every logged value.")
+    callbacks = training_callbacks(model_dir, interval, checkpoint_every)
     if verbose == "auto":
       verbose = 1 if sys.stdout.isatty() else 2
     if remaining > 0:

@@ -9,6 +9,7 @@ import gin
 import numpy as np
 import pytest
 
+from conftest import run_python_result
 from dynvae_keras import cli, gin_utils, models, train
 
 MODEL_CONFIGS = {
@@ -138,3 +139,35 @@ def test_missing_config_file(tmp_path, capsys):
 def test_bad_training_images_rejected(batch, match):
   with pytest.raises(ValueError, match=match):
     train.check_observations(batch)
+
+
+def test_tensorboard_events_once_per_interval_and_no_per_step_work(tmp_path):
+  """The driver's TensorBoard callback writes each logged value once per logging interval and
+  nothing per step, and lets Keras read each call's logs in the background (it never makes
+  `fit` wait for the device after a compiled call; bench/fit_overhead.py times the difference)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  model_dir = tmp_path / "model"
+  assert _train_cli(model_dir, "model.training_steps=8", "model.log_every=4") == 0
+  steps = {}
+  for path in glob.glob(str(model_dir / "logs" / "train" / "events.out.tfevents.*")):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        steps.setdefault(value.tag, []).append(event.step)
+  assert steps["epoch_loss"] == [0, 1] and steps["epoch_beta"] == [0, 1]
+  assert not [tag for tag in steps if tag.startswith("batch_")]
+  # Keras reads batch-end logs in the background on thread-safe backends (JAX, torch) unless a
+  # callback does per-batch work; Keras' own TensorBoard callback does, the driver's set does not.
+  async_train = run_python_result(ASYNC_TRAIN.format(model_dir=str(tmp_path / "jax")), "jax")
+  assert async_train == {"driver": True, "with_keras_tensorboard": False}
+
+
+ASYNC_TRAIN = r"""
+import json, os, keras
+from dynvae_keras import train
+callbacks = train.training_callbacks({model_dir!r}, interval=4, checkpoint_every=4)
+async_train = lambda callbacks: keras.callbacks.CallbackList(callbacks)._async_train
+keras_tensorboard = keras.callbacks.TensorBoard(os.path.join({model_dir!r}, "logs"), update_freq="epoch")
+print("RESULT" + json.dumps(dict(driver=async_train(callbacks),
+                                 with_keras_tensorboard=async_train(callbacks + [keras_tensorboard]))))
+"""
