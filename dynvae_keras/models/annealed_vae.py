@@ -43,7 +43,14 @@ class AnnealedVAE(GaussianVAE):
 
   def capacity(self):
     """C(t) = min(c_max, c_max·t / iteration_threshold) in nats, or the capacity schedule's C(t + 1)."""
-    t = self.training_step_index()
+    return self._capacity_at(self.training_step_index())
+
+  def state_values(self):
+    """The capacity of the last training step, from the step counter (the fused JAX loop then
+    carries nothing for logging; see `MultiLossTrainStep.state_values`)."""
+    return {"capacity": self._capacity_at(ops.cast(ops.convert_to_tensor(self.step) - 1, "float32"))}
+
+  def _capacity_at(self, t):
     if self.capacity_schedule is not None:
       return ops.cast(self.capacity_schedule(t + 1.0), "float32")
     return ops.minimum(self.c_max, self.c_max * t / self.iteration_threshold)

@@ -268,8 +268,10 @@ class MultiLossTrainStep:
     final state (`state_values`) or, for models that cannot, carried from the latest step. The
     running means' totals travel as one vector, updated by one addition per step, and go back
     into the trackers after the loop with their counts advanced by the number of steps: the
-    same float32 additions, in the same order, as stepping one at a time (bit-identical; counts
-    are exact below 2**24 steps per epoch).
+    same float32 additions, in the same order, as stepping one at a time (counts are exact
+    below 2**24 steps per epoch). Weights and state come out bit-identical to stepping one at a
+    time; a running mean can differ in its last bit, where XLA fuses (and contracts into FMAs)
+    the computation of a term differently in the two programs.
     """
     import jax  # pylint: disable=g-import-not-at-top
     import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
