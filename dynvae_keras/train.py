@@ -219,11 +219,11 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
   steps_per_execution = _integer("steps_per_execution", steps_per_execution, 1)
   if not isinstance(data_parallel, bool):
     raise ConfigValueError(f"model.data_parallel must be True or False; got {data_parallel!r}.")
-  if dtype_policy is not None:
-    try:
-      precision.check_policy(dtype_policy)
-    except ValueError as e:
-      raise ConfigValueError(str(e)) from None
+  if dtype_policy is not None and dtype_policy not in precision.SUPPORTED_POLICIES:
+    hint = (" (float16 needs loss scaling, which these training steps do not do; bfloat16 has "
+            "float32's range and needs none)" if "float16" in str(dtype_policy) else "")
+    raise ConfigValueError(f"model.dtype_policy must be one of {precision.SUPPORTED_POLICIES} or "
+                           f"None; got {dtype_policy!r}{hint}.")
   resume_step = _prepare_model_dir(model_dir, overwrite)
   keras.utils.set_random_seed(random_seed)
   if deterministic and keras.backend.backend() == "tensorflow":

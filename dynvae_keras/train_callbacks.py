@@ -113,7 +113,7 @@ class IntervalTensorBoard(keras.callbacks.TensorBoard):
   epoch) and doing nothing per step.
 
   With `update_freq="epoch"` Keras' callback still works on every batch (a summary call per
-  logged value, on logs it first reads back from the device, waiting for it): about 4 ms per
+  logged value, on logs it first reads back from the device, waiting for it): 2–4 ms per
   compiled call in `bench/fit_overhead.py`, which a GPU call of 100 fused bf16 steps
   (about 90 ms) would wait for. This one keeps only the epoch-end summaries (and is marked
   `async_safe`, so it lets Keras hand per-batch logs to a background thread).

@@ -12,6 +12,11 @@ from dynvae_keras import control
 from helpers import to_numpy
 
 
+def as_floats(logs):
+  """{name: float} of a controller's logs (tensors)."""
+  return {k: float(to_numpy(v)) for k, v in logs.items()}
+
+
 def f(e):
   return 1.0 / (1.0 + math.exp(e)) if e < 700 else 0.0
 
@@ -174,12 +179,12 @@ def test_last_logs_are_the_last_update(make, initial_beta):
   """`last_logs()` (what evaluation logs) is read back from the state: the initial β and zeros
   before any update, then exactly the values the last update returned."""
   controller = make()
-  before = {k: float(to_numpy(v)) for k, v in controller.last_logs().items()}
+  before = as_floats(controller.last_logs())
   assert before == {"beta": initial_beta, "kl_setpoint": 0.0, "kl_feedback": 0.0, "p_term": 0.0,
                     "i_term": 0.0}
   for kl in (3.0, 0.2, 7.5, 1.0, 4.0, 12.0, 0.0):
-    logs = {k: float(to_numpy(v)) for k, v in controller.update(kl).items()}
-    last = {k: float(to_numpy(v)) for k, v in controller.last_logs().items()}
+    logs = as_floats(controller.update(kl))
+    last = as_floats(controller.last_logs())
     assert last.keys() == logs.keys()
     assert last == logs  # the same expressions on the same state: bit for bit
     assert float(to_numpy(controller.beta)) == logs["beta"]
@@ -193,7 +198,6 @@ def test_controllers_stay_float32_under_mixed_bfloat16(make):
   (bfloat16 would read the KL 20.05 as 20.0, and TensorFlow refused the mixed dtypes), through
   `update` as the models call it and through `__call__` as the callbacks do."""
   kls = [20.05, 20.07, 20.11, 19.99, 20.03, 20.2, 19.7]
-  as_floats = lambda logs: {k: float(to_numpy(v)) for k, v in logs.items()}
   reference, reference_called = make(), make()
   previous = keras.mixed_precision.dtype_policy()
   keras.mixed_precision.set_dtype_policy("mixed_bfloat16")

@@ -16,14 +16,6 @@ import keras
 SUPPORTED_POLICIES = ("float32", "mixed_bfloat16")
 
 
-def check_policy(name, setting="model.dtype_policy"):
-  """Raises ValueError naming `setting` unless `name` is one of SUPPORTED_POLICIES."""
-  if name not in SUPPORTED_POLICIES:
-    hint = (" (float16 needs loss scaling, which these training steps do not do; bfloat16 has "
-            "float32's range and needs none)" if "float16" in str(name) else "")
-    raise ValueError(f"{setting} must be one of {SUPPORTED_POLICIES}; got {name!r}{hint}.")
-
-
 @contextlib.contextmanager
 def dtype_policy_scope(policy):
   """Keras' global dtype policy set to `policy` (a name or `keras.DTypePolicy`) in the block,
