@@ -66,7 +66,8 @@ def aggregate_json_directory(json_dir: str) -> dict:
 
 def update_result_directory(result_directory: str, step_name: str, results_dict: dict,
                             old_result_directory: str | None = None,
-                            operative_config: str | None = None) -> dict:
+                            operative_config: str | None = None,
+                            extra_config: dict | None = None) -> dict:
   """Writes the results of `step_name` into `result_directory` (atomically) and returns the aggregate.
 
   Args:
@@ -75,6 +76,8 @@ def update_result_directory(result_directory: str, step_name: str, results_dict:
     results_dict: the step's results; `uuid` is added if absent.
     old_result_directory: the previous step's `results` directory to copy in first.
     operative_config: gin config text; default `gin.operative_config_str()`.
+    extra_config: key/value strings added to `<step>_config.json` (e.g. the data provenance of
+      `dynvae_keras.data.provenance.describe`, keys `dataset.source` and `dataset.files`).
   """
   results_dict = dict(results_dict)
   results_dict.setdefault("uuid", str(uuid_lib.uuid4()))
@@ -87,7 +90,8 @@ def update_result_directory(result_directory: str, step_name: str, results_dict:
     os.makedirs(os.path.join(tmp, "gin"), exist_ok=True)
     with open(os.path.join(tmp, "gin", f"{step_name}.gin"), "w", encoding="utf-8") as f:
       f.write(config_text)
-    atomic.save_json(os.path.join(tmp, "json", f"{step_name}_config.json"), gin_dict_from_str(config_text))
+    atomic.save_json(os.path.join(tmp, "json", f"{step_name}_config.json"),
+                     {**gin_dict_from_str(config_text), **(extra_config or {})})
     atomic.save_json(os.path.join(tmp, "json", f"{step_name}_results.json"), results_dict)
     aggregate = aggregate_json_directory(os.path.join(tmp, "json"))
     atomic.save_json(os.path.join(tmp, "aggregate", f"{step_name}.json"), aggregate)

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from dynvae_keras import atomic, results
-from dynvae_keras.data import input_pipeline, named_data
+from dynvae_keras.data import input_pipeline, named_data, provenance
 from dynvae_keras.data_parallel import data_parallel_scope
 from dynvae_keras.models import factories, precision
 from dynvae_keras.train_callbacks import (AtomicCheckpoint, FiniteLossGuard, IntervalCSVLogger,
@@ -74,13 +74,23 @@ def check_observations(batch, observation_shape=None):
                      f"Divide uint8 images by 255.")
 
 
-def _interval(training_steps, log_every, steps_per_execution):
-  """Steps per Keras epoch: the largest divisor of training_steps ≤ log_every, a multiple of steps_per_execution."""
-  for candidate in range(min(log_every, training_steps), 0, -1):
-    if training_steps % candidate == 0 and candidate % steps_per_execution == 0:
+def _interval(iterations, log_every, steps_per_execution):
+  """Iterations per Keras epoch: the largest divisor of `iterations` ≤ log_every, a multiple of steps_per_execution."""
+  for candidate in range(min(log_every, iterations), 0, -1):
+    if iterations % candidate == 0 and candidate % steps_per_execution == 0:
       return candidate
-  raise ValueError(f"training_steps={training_steps} is not a multiple of "
-                   f"steps_per_execution={steps_per_execution}.")
+  raise ConfigValueError(f"The run's {iterations} training iterations are not a multiple of "
+                         f"model.steps_per_execution={steps_per_execution}; change one of them.")
+
+
+#: Training images averaged for a squared-error decoder's initial output bias.
+OUTPUT_BIAS_SAMPLES = 1024
+
+
+def mean_pixel(data, seed, num=OUTPUT_BIAS_SAMPLES):
+  """Mean pixel value per channel (C,) over `num` observations drawn apart from the training stream."""
+  images = input_pipeline.sample_batch(data, num, seed, 2 ** 31 - 1)  # a step no run reaches
+  return images.reshape(-1, images.shape[-1]).mean(axis=0)
 
 
 def _prepare_model_dir(model_dir, overwrite):
@@ -180,7 +190,9 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
     model_dir: output directory.
     overwrite: delete an existing `model_dir` first.
     model: an unbuilt model from a factory (`model.model = @vae()`).
-    training_steps: optimizer steps.
+    training_steps: dlib's global steps: training iterations, except for models whose
+      iteration dlib counts as several steps (FactorVAE: 2, one per optimizer), which run
+      ⌈training_steps / model.global_steps_per_iteration⌉ iterations.
     random_seed: seeds weight initialisation, sampling noise and the data stream.
     batch_size: images per step.
     eval_steps: batches averaged for the train results (dlib: 1000).
@@ -232,12 +244,15 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
   data = named_data.get_named_ground_truth_data()
   check_observations(input_pipeline.sample_batch(data, min(batch_size, 8), random_seed, 0),
                      data.observation_shape)
-  interval = _interval(training_steps, log_every, steps_per_execution)
+  # The driver counts iterations (one optimizer call each); dlib's global step may count more.
+  steps_per_iteration = int(type(model).global_steps_per_iteration)
+  iterations = -(-training_steps // steps_per_iteration)
+  interval = _interval(iterations, log_every, steps_per_execution)
 
   scope = (data_parallel_scope(batch_size, steps_per_execution) if data_parallel
            else contextlib.nullcontext())
   with scope:
-    if resume_step is not None and resume_step < training_steps:
+    if resume_step is not None and resume_step < iterations:
       logger.info("Resuming %s from step %d.", model_dir, resume_step)
       model = keras.saving.load_model(os.path.join(model_dir, CHECKPOINT))
       initial_step = int(keras.ops.convert_to_numpy(model.step))
@@ -248,18 +263,20 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
         config["dtype"] = dtype_policy
       model = type(model).from_config(config)
       model.build((None, *data.observation_shape))
+      if model.squared_error_decoder and model.activation == "logits":
+        model.initialize_output_bias(mean_pixel(data, random_seed))
       factories.compile_model(model, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
       initial_step = 0
       os.makedirs(model_dir, exist_ok=True)
 
-    remaining = training_steps - initial_step
+    remaining = iterations - initial_step
     callbacks = training_callbacks(model_dir, interval, checkpoint_every)
     if verbose == "auto":
       verbose = 1 if sys.stdout.isatty() else 2
     if remaining > 0:
       stream = _training_stream(data, batch_size, remaining, random_seed, initial_step,
                                 device_input, device_pool_size, steps_per_execution)
-      model.fit(stream, epochs=training_steps // interval, initial_epoch=initial_step // interval,
+      model.fit(stream, epochs=iterations // interval, initial_epoch=initial_step // interval,
                 steps_per_epoch=interval, shuffle=False, verbose=verbose, callbacks=callbacks)
 
     with atomic.atomic_file(os.path.join(model_dir, FINAL_MODEL)) as tmp:
@@ -268,7 +285,8 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
     eval_stream = input_pipeline.training_input(data, batch_size, eval_steps, seed=random_seed + 1)
     evaluation = model.evaluate(eval_stream, steps=eval_steps, verbose=0, return_dict=True)
     train_results = {k: float(keras.ops.convert_to_numpy(v)) for k, v in evaluation.items()}
-    train_results["global_step"] = int(keras.ops.convert_to_numpy(model.step))
+    train_results["global_step"] = int(keras.ops.convert_to_numpy(model.step)) * steps_per_iteration
     train_results["elapsed_time"] = time.time() - start_time
-    results.update_result_directory(os.path.join(model_dir, "results"), "train", train_results)
+    results.update_result_directory(os.path.join(model_dir, "results"), "train", train_results,
+                                    extra_config=provenance.describe(data))
   return train_results

@@ -22,8 +22,9 @@ def f(e):
 
 
 def reference_pi(kls, setpoint, kp, ki, beta_min, beta_max=None):
-  """ControlVAE positional PI exactly as the official loop (t from 1, W(0) = 0)."""
-  integral, w_prev, out = 0.0, 0.0, []
+  """ControlVAE positional PI as the official `Disentangling/P_PID.py` (t from 1; W(0) = 1.0, the
+  official offset and anti-windup threshold, which `beta_min` generalises)."""
+  integral, w_prev, out = 0.0, beta_min, []
   for t, y in enumerate(kls, start=1):
     e = setpoint(t) - y
     p = kp * f(e)
@@ -78,6 +79,14 @@ def test_pi_controller_matches_reference_every_step():
     assert float(to_numpy(logs["i_term"])) == pytest.approx(integral, rel=1e-4, abs=1e-6)
 
 
+def test_pi_controller_first_step_integrates():
+  """The official loop starts with W_k1 = 1.0, not below the threshold: step 1 integrates."""
+  ctrl = control.PIController(control.ConstantSetPoint(0.5), kp=0.01, ki=0.001, beta_min=1.0)
+  logs = as_floats(ctrl.update(3.0))
+  assert logs["i_term"] == pytest.approx(-0.001 * (0.5 - 3.0), rel=1e-6)
+  assert logs["beta"] == pytest.approx(0.01 * f(0.5 - 3.0) + 0.0025 + 1.0, rel=1e-6)
+
+
 def test_pi_controller_beta_max():
   ctrl = control.PIController(control.ConstantSetPoint(0.0), kp=0.01, ki=0.5, beta_min=1.0, beta_max=1.2)
   betas = [float(to_numpy(ctrl(kl))) for kl in [5.0] * 50]
@@ -86,7 +95,7 @@ def test_pi_controller_beta_max():
 
 def test_pi_integral_frozen_exactly_when_previous_output_below_min():
   ctrl = control.PIController(control.ConstantSetPoint(2.0), kp=0.01, ki=0.1, beta_min=1.0)
-  previous_output = 0.0  # W(0)
+  previous_output = 1.0  # W(0) = β_min, as the official W_k1 = 1.0
   for kl in [0.0, 0.0, 5.0, 5.0, 5.0, 0.0, 0.0, 0.0, 0.0, 9.0]:
     before = float(to_numpy(ctrl.integral))
     ctrl(kl)
@@ -213,18 +222,10 @@ def test_controllers_stay_float32_under_mixed_bfloat16(make):
   assert all(v.dtype == "float32" for v in mixed.variables)
 
 
-def test_state_written_with_the_older_layout_loads():
-  """Files written before 2026-11-23 (session 6) held an integral variable (now derived from W)
-  and, with zero_init, an unused count in the moving average: they load into the current
-  classes, the extra values dropped."""
-  controller = control.IncrementalPIController()
-  controller.load_own_variables({"0": np.float32(4.0), "1": np.float32(48.0), "2": np.float32(-1.5),
-                                 "3": np.float32(-2.0)})
-  assert [float(to_numpy(v)) for v in controller.variables[:3]] == [4.0, 48.0, -1.5]
-  assert float(to_numpy(controller.beta)) == 48.0
-  average = control.MovingAverage(5)
-  average.load_own_variables({"0": np.arange(5, dtype=np.float32), "1": np.float32(5.0)})
-  assert float(to_numpy(average.value())) == 2.0
-  with pytest.raises(ValueError):  # any other layout is still refused
-    control.MovingAverage(5).load_own_variables({"0": np.zeros(5, np.float32), "1": np.float32(1.0),
-                                                 "2": np.float32(1.0)})
+def test_state_with_another_layout_is_refused():
+  """A saved controller state must have exactly the variables of the class that loads it."""
+  with pytest.raises(ValueError):
+    control.IncrementalPIController().load_own_variables(
+        {str(i): np.float32(1.0) for i in range(4)})
+  with pytest.raises(ValueError):
+    control.MovingAverage(5).load_own_variables({"0": np.zeros(5, np.float32), "1": np.float32(1.0)})

@@ -4,6 +4,9 @@ The real files are large (Shapes3D 480k images, MPI3D 1M); tests shrink the fact
 with monkeypatch and write files of the same layout.
 """
 
+import hashlib
+import json
+import logging
 import os
 
 import h5py
@@ -12,7 +15,7 @@ import pytest
 import scipy.io
 
 from dynvae_keras import data
-from dynvae_keras.data import dsprites, dsprites_render, file_datasets, files
+from dynvae_keras.data import dsprites, dsprites_render, file_datasets, files, provenance
 
 
 def _coded_images(n, shape):
@@ -158,6 +161,12 @@ def test_dsprites_real_npz_and_hdf5(data_root, monkeypatch):
            latents_classes=np.zeros((48, 6)), metadata=np.array({}, dtype=object))
   ds = data.DSprites([1, 2, 3, 4, 5], source="real")
   assert ds.source.startswith("real ")
+  # results record the file and its checksum
+  path = str(data_root / "dsprites" / dsprites.DSPRITES_NPZ)
+  described = provenance.describe(ds)
+  assert described["dataset.source"] == repr("real " + path)
+  with open(path, "rb") as f:
+    assert described["dataset.files"] == repr(json.dumps({path: hashlib.sha256(f.read()).hexdigest()}))
   factors, obs = ds.sample(9, np.random.RandomState(0))
   # dSprites pixels are stored as 0/1 and used as they are (no 1/255 scaling).
   np.testing.assert_array_equal(_row_of(obs, scale=1), factors @ (48 // np.cumprod(sizes))[1:])
@@ -165,6 +174,21 @@ def test_dsprites_real_npz_and_hdf5(data_root, monkeypatch):
   with h5py.File(data_root / "dsprites" / dsprites.DSPRITES_HDF5, "w") as f:
     f["imgs"] = images
   assert data.DSprites(source="auto").source.endswith(".hdf5")
+
+
+def test_procedural_stand_ins_are_recorded_and_warned_once(data_root, caplog, monkeypatch):
+  monkeypatch.setattr(dsprites, "_WARNED", set())
+  with caplog.at_level(logging.WARNING, logger="dynvae_keras.data.dsprites"):
+    first = data.get_named_ground_truth_data("dsprites_full")
+    data.get_named_ground_truth_data("dsprites_full")
+    scream = data.get_named_ground_truth_data("scream_dsprites")
+  warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+  assert len([w for w in warnings if "procedural dSprites" in w]) == 1
+  assert len([w for w in warnings if "scream-like" in w]) == 1
+  renderer = f"procedural dSprites renderer {dsprites_render.RENDERER_VERSION}"
+  assert provenance.describe(first) == {"dataset.source": repr(first.source), "dataset.files": "'{}'"}
+  assert first.source.startswith(renderer)
+  assert scream.source.startswith(renderer) and "scream-like stand-in" in scream.source
 
 
 def test_dsprites_real_missing_or_malformed(data_root):

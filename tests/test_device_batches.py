@@ -48,7 +48,9 @@ for spe in (4, 5):
   model, logs = train(spe)
   out[f"spe{spe}_max_weight_diff"] = max(float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
                                          for u, v in zip(ref.weights, model.weights))
-  out[f"spe{spe}_logs_equal"] = logs == ref_logs
+  out[f"spe{spe}_state_equal"] = all(logs[k] == ref_logs[k] for k in model.state_terms)
+  out[f"spe{spe}_keys_equal"] = sorted(logs) == sorted(ref_logs)
+  out[f"spe{spe}_means_rel"] = max(abs(logs[k] - ref_logs[k]) / max(abs(ref_logs[k]), 1e-30) for k in ref_logs)
   out[f"spe{spe}_step"] = int(np.asarray(model.step))
 out["beta"] = ref_logs["beta"]
 class Recorded(DeviceBatches):
@@ -97,7 +99,10 @@ def test_device_stream_and_fused_steps_on_jax():
   assert res["bf16"] == "bfloat16"
   for spe in (4, 5):  # 12 steps: 3 full groups of 4; 2 groups of 5 + 2 single steps
     assert res[f"spe{spe}_max_weight_diff"] == 0.0, res
-    assert res[f"spe{spe}_logs_equal"], res
+    # logged state bit-identical; running means to float32 rounding (XLA may contract the
+    # fused program's sums into FMAs differently on different CPUs)
+    assert res[f"spe{spe}_state_equal"] and res[f"spe{spe}_keys_equal"], res
+    assert res[f"spe{spe}_means_rel"] <= 1e-6, res
     assert res[f"spe{spe}_step"] == 12
   assert np.isfinite(res["beta"]) and res["beta"] >= 0.1
   for name in ("ControlVAE", "LVAE", "AnnealedVAE"):

@@ -18,6 +18,10 @@ CASES = {"beta_vae_sklearn": metrics.compute_beta_vae_sklearn,
          "modularity_explicitness": metrics.compute_modularity_explicitness,
          "irs": metrics.compute_irs, "unsupervised": metrics.unsupervised_metrics.unsupervised_metrics}
 EXACT = {"beta_vae_sklearn", "factor_vae_metric", "sap_score"}
+# DCI's disentanglement and completeness come from the trees' impurity-based importances, whose
+# last bits depend on the CPU's SIMD kernels: on an AVX2-only host (the goldens were made with
+# AVX-512) they differ by 7e-6 while every tree's accuracy is identical. Tolerance for those two.
+CPU_DEPENDENT = {("dci", "disentanglement"): 2e-5, ("dci", "completeness"): 2e-5}
 
 
 def _reference(name):
@@ -47,4 +51,4 @@ def test_golden(case, metric):
     if metric in EXACT:
       assert ours[key] == value, key
     else:
-      assert ours[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+      assert ours[key] == pytest.approx(value, rel=1e-9, abs=CPU_DEPENDENT.get((metric, key), 1e-9)), key

@@ -74,7 +74,8 @@ class TestTraining:
     for name in ("loss", "reconstruction_loss", "kl_loss", "elbo", "regularizer"):
       assert np.isfinite(last[name][-1])
     assert int(to_numpy(model.step)) == 50
-    assert last["elbo"][-1] == pytest.approx(last["reconstruction_loss"][-1] + last["kl_loss"][-1], rel=1e-4)
+    # dlib's sign: the logged `elbo` is −(reconstruction + KL), the lower bound itself.
+    assert last["elbo"][-1] == pytest.approx(-(last["reconstruction_loss"][-1] + last["kl_loss"][-1]), rel=1e-4)
 
   def test_annealed_capacity_schedule(self):
     model = make_model("AnnealedVAE")  # c_max 5 over 50 steps; dlib's t is 0 at the first step
@@ -123,6 +124,15 @@ class TestFactorVAEDiscriminator:
     assert to_numpy(extra["discriminator_loss"]) < 0.3 < np.log(2)
     assert to_numpy(extra["discriminator_accuracy"]) > 0.9
     assert to_numpy(extra["tc"]) > 1.0  # logit(real) − logit(permuted) > 0 for dependent codes
+
+  def test_discriminator_probabilities_clipped_as_dlib(self):
+    from dynvae_keras.models.factor_vae import discriminator_loss
+    wrong = np.array([[-50.0, 50.0]], "float32")  # softmax puts e^-100 on the true class
+    loss = float(to_numpy(discriminator_loss(wrong, wrong[:, ::-1].copy())))
+    assert loss == pytest.approx(-np.log(1e-6), rel=1e-5)  # unclipped: 100
+    right = np.array([[2.0, -1.0]], "float32")
+    expected = -np.log(1.0 / (1.0 + np.exp(-3.0)))
+    assert float(to_numpy(discriminator_loss(right, right[:, ::-1].copy()))) == pytest.approx(expected, rel=1e-5)
 
   def test_discriminator_variables_get_only_their_own_loss(self):
     model = make_model("FactorVAE")

@@ -53,6 +53,9 @@ def test_every_results_file_has_dlib_keys(pipeline):
     assert agg["evaluation_config.dataset.name"] == "'dsprites_full'"
     assert agg["postprocess_config.postprocess.postprocess_fn"] == f"@{kind}_representation"
     assert "train_results.global_step" in agg and "train_results.beta" in agg
+    for step in ("train", "postprocess", "evaluation"):  # every step says which images it used
+      assert agg[f"{step}_config.dataset.source"].startswith("'procedural dSprites renderer ")
+      assert agg[f"{step}_config.dataset.files"] == "'{}'"
 
 
 def test_saved_model_signatures_match_the_keras_model(pipeline):

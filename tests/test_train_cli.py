@@ -6,6 +6,7 @@ import json
 import os
 
 import gin
+import keras
 import numpy as np
 import pytest
 
@@ -77,12 +78,21 @@ def test_train_cli_writes_dlib_layout(tmp_path, capsys):
   assert "dataset.name = 'dsprites_full'" in gin_text and "vae.beta = 4.0" in gin_text
   config = json.loads((results / "json" / "train_config.json").read_text())
   assert config["model.name"] == "'beta_vae'" and config["model.training_steps"] == "50"
+  assert config["dataset.source"].startswith("'procedural dSprites renderer ")  # no official file here
+  assert config["dataset.files"] == "'{}'"
   train_results = json.loads((results / "json" / "train_results.json").read_text())
   for key in ("loss", "reconstruction_loss", "kl_loss", "elbo", "regularizer", "elapsed_time", "uuid"):
     assert key in train_results
   assert train_results["global_step"] == 50
+  # dlib's vae.py evaluates `elbo` as −(reconstruction + KL): a negative number.
+  assert train_results["elbo"] == pytest.approx(
+      -(train_results["reconstruction_loss"] + train_results["kl_loss"]), rel=1e-5)
+  assert train_results["elbo"] < 0
+  assert train_results["loss"] == pytest.approx(
+      train_results["reconstruction_loss"] + train_results["regularizer"], rel=1e-5)
   aggregate = json.loads((results / "aggregate" / "train.json").read_text())
   assert aggregate["train_config.model.name"] == "'beta_vae'"
+  assert aggregate["train_config.dataset.source"] == config["dataset.source"]
   assert aggregate["train_results.global_step"] == 50 and "train_results.uuid" in aggregate
   with open(model_dir / "logs" / "metrics.csv") as f:
     rows = list(csv.DictReader(f))
@@ -91,6 +101,19 @@ def test_train_cli_writes_dlib_layout(tmp_path, capsys):
   assert glob.glob(str(model_dir / "logs" / "train" / "events.out.tfevents.*"))
   assert (model_dir / "checkpoints" / "checkpoint.keras").exists()
   assert not [p for p in os.listdir(model_dir) if p.startswith(".")]
+
+
+def test_factor_vae_counts_dlib_global_steps(tmp_path):
+  """dlib advances its global step once per optimizer: FactorVAE's 12 steps are 6 iterations."""
+  model_dir = tmp_path / "factor"
+  assert _train_cli(model_dir, "model.training_steps=12", "model.log_every=3",
+                    config="gin_configs/model/factor_vae.gin") == 0
+  train_results = json.loads((model_dir / "results" / "json" / "train_results.json").read_text())
+  assert train_results["global_step"] == 12
+  model = keras.saving.load_model(str(model_dir / "model.keras"))
+  assert int(keras.ops.convert_to_numpy(model.step)) == 6
+  with open(model_dir / "logs" / "metrics.csv") as f:
+    assert [int(r["step"]) for r in csv.DictReader(f)] == [3, 6]
 
 
 def test_finished_run_refused_without_overwrite(tmp_path, capsys):

@@ -92,8 +92,9 @@ class PIController(_Controller):
   """ControlVAE's positional PI controller on the raw batch KL.
 
   W(t) = Kp·f(e) + I(t) + β_min with I(t) = I(t−1) − Ki·e, except that the integral is frozen
-  while the previous unclamped output W(t−1) is below β_min (anti-windup; W(0) = 0, so the
-  first step never integrates). β = max(W, β_min) (and ≤ β_max when given).
+  while the previous unclamped output W(t−1) is below β_min (anti-windup). W(0) = β_min, as the
+  official `P_PID.py` starts with W_k1 = 1.0 (its offset and threshold, which β_min
+  generalises), so the first step integrates. β = max(W, β_min) (and ≤ β_max when given).
 
   Args:
     setpoint: a :class:`SetPoint` (default: ControlVAE's staircase 0.5 + 0.15 / 5000 to 18).
@@ -109,8 +110,9 @@ class PIController(_Controller):
       raise ValueError(f"gains must be >= 0; got kp={kp}, ki={ki}.")
     self.kp, self.ki = float(kp), float(ki)
     self.integral = self.add_weight(name="integral", shape=(), initializer="zeros", trainable=False)
-    self.previous_output = self.add_weight(name="previous_output", shape=(), initializer="zeros",
-                                           trainable=False)
+    self.previous_output = self.add_weight(
+        name="previous_output", shape=(), initializer=keras.initializers.Constant(self.beta_min),
+        trainable=False)
     self.feedback = self.add_weight(name="feedback", shape=(), initializer="zeros", trainable=False)
 
   def update(self, kl):
@@ -213,11 +215,6 @@ class IncrementalPIController(_Controller):
     return {"kl_setpoint": self._setpoint_at(ops.convert_to_tensor(self.step)),
             "kl_feedback": self.average.value(), "p_term": p_term,
             "i_term": self._i_term(ops.convert_to_tensor(self.previous_output), p_term)}
-
-  def load_own_variables(self, store):
-    if len(store.keys()) == 4:  # written before 2026-11-23 (session 6): an integral variable too
-      store = {key: store[key] for key in ("0", "1", "2")}
-    super().load_own_variables(store)
 
   def get_config(self):
     return {**super().get_config(), "beta_0": self.beta_0, "kp": self.kp, "ki": self.ki,

@@ -63,10 +63,5 @@ class MovingAverage(keras.layers.Layer):
       return total / float(self.window)
     return total / ops.maximum(count, 1.0)
 
-  def load_own_variables(self, store):
-    if self.zero_init and len(store.keys()) == 2:
-      store = {"0": store["0"]}  # written before 2026-11-23 (session 6), with an unused count
-    super().load_own_variables(store)
-
   def get_config(self):
     return {**super().get_config(), "window": self.window, "zero_init": self.zero_init}

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from dynvae_keras import __version__
 from dynvae_keras.data import dsprites_render, files
 from dynvae_keras.data.ground_truth_data import GroundTruthData
 from dynvae_keras.data.state_space import SplitDiscreteStateSpace
@@ -35,7 +36,9 @@ SOURCES = ("auto", "real", "procedural", "tfds")
 class _RenderedImages:
   """Renders images on demand from full factor vectors (N, 6)."""
 
-  description = "procedural (rendered on the fly)"
+  description = (f"procedural dSprites renderer {dsprites_render.RENDERER_VERSION} "
+                 f"(dynvae-keras {__version__}), rendered on the fly")
+  path = None
 
   def __getitem__(self, all_factors):
     return dsprites_render.render(all_factors)
@@ -44,13 +47,24 @@ class _RenderedImages:
 class _StoredImages:
   """Images held in memory in the official C order, looked up by factor vectors (N, 6)."""
 
-  def __init__(self, images, description):
+  def __init__(self, images, description, path=None):
     self.images = images
     self.description = description
+    self.path = path  # the file the images were read from (None: TFDS)
     self._bases = NUM_IMAGES // np.cumprod(dsprites_render.FACTOR_SIZES)
 
   def __getitem__(self, all_factors):
     return self.images[np.asarray(all_factors, dtype=np.int64) @ self._bases]
+
+
+_WARNED = set()
+
+
+def _warn_once(key, message):
+  """Logs a warning the first time `key` is seen in this process."""
+  if key not in _WARNED:
+    _WARNED.add(key)
+    logger.warning(message)
 
 
 def _load_npz(path):
@@ -59,7 +73,7 @@ def _load_npz(path):
     images = np.asarray(data["imgs"])
     is_cache = "procedural_renderer" in data.files
   _check_images(path, images)
-  return _StoredImages(images, ("procedural cache " if is_cache else "real ") + path)
+  return _StoredImages(images, ("procedural cache " if is_cache else "real ") + path, path)
 
 
 def _load_hdf5(path):
@@ -68,7 +82,7 @@ def _load_hdf5(path):
     files.require_keys(path, list(f.keys()), ["imgs"])
     images = f["imgs"][()]
   _check_images(path, images)
-  return _StoredImages(images, "real " + path)
+  return _StoredImages(images, "real " + path, path)
 
 
 def _load_tfds():
@@ -136,7 +150,12 @@ class DSprites(GroundTruthData):
     self.data_shape = [64, 64, 1]
     self.images = _image_source(source, cache_path)
     self.source = self.images.description
+    self.source_files = [self.images.path] if self.images.path else []
     logger.info("%s: images from %s", type(self).__name__, self.source)
+    if self.source.startswith("procedural"):
+      _warn_once("procedural", f"{type(self).__name__} uses the procedural dSprites ({self.source}), "
+                 f"not the official file (none at {files.data_path('dsprites', DSPRITES_NPZ)}); "
+                 f"results record this as dataset.source.")
 
   @property
   def num_factors(self):
@@ -243,9 +262,13 @@ class ScreamDSprites(DSprites):
         picture.thumbnail((350, 274))
         self.scream = np.asarray(picture) / 255.0
       self.background_source = "real " + path
+      self.source_files = self.source_files + [path]
     else:
       self.scream = scream_like_image()
       self.background_source = "scream-like stand-in (no " + path + ")"
+      _warn_once("scream", f"ScreamDSprites uses a generated scream-like background, not "
+                 f"The Scream (none at {path}); results record this as dataset.source.")
+    self.source = f"{self.source}; background {self.background_source}"
     logger.info("ScreamDSprites: background from %s", self.background_source)
 
   def sample_observations_from_factors(self, factors, random_state):

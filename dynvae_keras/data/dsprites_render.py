@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Version of the rendered geometry; raised whenever any rendered pixel changes, and recorded
+#: as the data source of every result trained or scored on procedural dSprites.
+RENDERER_VERSION = 1
+
 #: Factor sizes in the official order (color, shape, scale, orientation, posX, posY).
 FACTOR_SIZES = (1, 3, 6, 40, 32, 32)
 FACTOR_NAMES = ("color", "shape", "scale", "orientation", "posX", "posY")

@@ -73,6 +73,7 @@ class Shapes3D(IndexedImageData):
     _check_shape(path, images, (64, 64, 3))
     source = path if path.startswith("TFDS") else "real " + path
     super().__init__(images, SHAPES3D_FACTOR_SIZES, range(6), source=source)
+    self.source_files = [] if path.startswith("TFDS") else [path]
     _log(self)
 
 
@@ -128,6 +129,7 @@ class SmallNORB(IndexedImageData):
     super().__init__(np.concatenate(images)[..., None], SMALLNORB_FACTOR_SIZES,
                      SMALLNORB_LATENT_INDICES, features=features,
                      source="real " + files.data_path("small_norb"))
+    self.source_files = paths
     _log(self)
 
 
@@ -162,6 +164,7 @@ class Cars3D(IndexedImageData):
         # view k is (azimuth k // 4, elevation k % 4): C-order row (elev, azim, obj).
         images[((k % 4) * 24 + k // 4) * num_objects + obj] = np.asarray(picture)
     super().__init__(images, CARS3D_FACTOR_SIZES, range(3), source="real " + directory)
+    self.source_files = [os.path.join(directory, name) for name in names]
     _log(self)
 
 
@@ -185,4 +188,5 @@ class MPI3D(IndexedImageData):
     _check_shape(path, images, (64, 64, 3))
     sizes = MPI3D_FACTOR_SIZES[mode]
     super().__init__(images, sizes, range(len(sizes)), source="real " + path)
+    self.source_files = [path]
     _log(self)

@@ -71,8 +71,9 @@ def evaluate(model_dir, output_dir, overwrite=False, evaluation_fn=gin.REQUIRED,
     raise postprocess_lib.PipelineDirError(
         f"evaluation.tabulate must be True, False or 'auto'; got {tabulate!r}.")
   postprocess_lib.resolve_auto_dataset(model_dir, "postprocess")
-  from dynvae_keras.data import named_data  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.data import named_data, provenance  # pylint: disable=g-import-not-at-top
   dataset = named_data.get_named_ground_truth_data()
+  data_source = provenance.describe(dataset)
   representation = saved_model.load_representation_function(os.path.join(model_dir, "tfhub"))
   if tabulate:
     dataset, representation = _tabulated_inputs(model_dir, postprocess_gin, dataset, representation,
@@ -86,7 +87,7 @@ def evaluate(model_dir, output_dir, overwrite=False, evaluation_fn=gin.REQUIRED,
                                       artifact_dir=artifact_dir))
     results_dict["elapsed_time"] = time.time() - start
     results.update_result_directory(os.path.join(tmp, "results"), "evaluation", results_dict,
-                                    os.path.join(model_dir, "results"))
+                                    os.path.join(model_dir, "results"), extra_config=data_source)
     if not os.listdir(artifact_dir):
       os.rmdir(artifact_dir)
   return results_dict

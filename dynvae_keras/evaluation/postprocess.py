@@ -120,7 +120,7 @@ def postprocess(model_dir, output_dir, overwrite=False, postprocess_fn=gin.REQUI
   require_results(model_dir, "train")
   refuse_existing(output_dir, overwrite)
   resolve_auto_dataset(model_dir, "train")
-  from dynvae_keras.data import named_data  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.data import named_data, provenance  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   dataset = named_data.get_named_ground_truth_data()
   model_path = os.path.join(model_dir, "tfhub")
@@ -130,5 +130,6 @@ def postprocess(model_dir, output_dir, overwrite=False, postprocess_fn=gin.REQUI
     write_representation(encoder.module, os.path.join(tmp, "tfhub"), transform_fn, int(random_seed))
     results.update_result_directory(os.path.join(tmp, "results"), "postprocess",
                                     {"elapsed_time": time.time() - start},
-                                    os.path.join(model_dir, "results"))
+                                    os.path.join(model_dir, "results"),
+                                    extra_config=provenance.describe(dataset))
   return output_dir

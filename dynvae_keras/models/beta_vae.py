@@ -33,21 +33,33 @@ def controller_logs(controller, feedback, training):
   return controller.update(ops.stop_gradient(cross_replica_mean(feedback)))
 
 
+def _refuse_fixed_beta(name, kwargs):
+  """A controlled model's β comes from its controller: a `beta` argument would be ignored."""
+  if "beta" in kwargs:
+    raise ValueError(
+        f"{name} sets β with its controller; beta={kwargs['beta']!r} would be ignored. Set the "
+        f"controller's initial β instead (e.g. `dynamic_vae.beta_0` or "
+        f"IncrementalPIController(beta_0=...)), or use BetaVAE(beta=...) for a fixed β.")
+
+
 @keras.saving.register_keras_serializable(package="dynvae_keras")
 class BetaVAE(GaussianVAE):
   """β-VAE; β is a non-trainable variable, set by `controller` each training step when given.
 
   Args:
-    beta: KL weight (dlib `vae.beta`); β = 1 is the plain VAE. Ignored when a controller is
-      given (the controller's initial β is used).
+    beta: KL weight (dlib `vae.beta`), default 1 (the plain VAE). Only without a controller:
+      with one, β starts at the controller's initial β and passing `beta` is an error.
     controller: optional closed-loop controller (`dynvae_keras.control.PIController`,
       `IncrementalPIController`, ...): called once per training step with the batch KL (no
       gradient flows through it) and returns that step's β.
     **kwargs: see :class:`GaussianVAE`.
   """
 
-  def __init__(self, beta=1.0, controller=None, **kwargs):
+  def __init__(self, beta=None, controller=None, **kwargs):
     super().__init__(**kwargs)
+    if controller is not None and beta is not None:
+      _refuse_fixed_beta(type(self).__name__, {"beta": beta})
+    beta = 1.0 if beta is None else beta
     if float(beta) < 0:
       raise ValueError(f"beta must be >= 0; got {beta}.")
     self.controller = deserialize_controller(controller)
@@ -66,7 +78,9 @@ class BetaVAE(GaussianVAE):
     return self.controller.last_logs()
 
   def get_config(self):
-    return {**super().get_config(), "beta": self.initial_beta, **controller_config(self.controller)}
+    if self.controller is None:
+      return {**super().get_config(), "beta": self.initial_beta}
+    return {**super().get_config(), **controller_config(self.controller)}
 
   def regularizer(self, kl_loss, z_mean, z_logvar, z_sampled, training):
     if self.controller is None:
@@ -89,7 +103,7 @@ class ControlVAE(BetaVAE):
 
   def __init__(self, controller=None, **kwargs):
     from dynvae_keras.control import PIController  # pylint: disable=g-import-not-at-top
-    kwargs.pop("beta", None)
+    _refuse_fixed_beta(type(self).__name__, kwargs)
     super().__init__(controller=deserialize_controller(controller) or PIController(name="controller"),
                      **kwargs)
 
@@ -108,7 +122,7 @@ class DynamicVAE(BetaVAE):
 
   def __init__(self, controller=None, **kwargs):
     from dynvae_keras.control import IncrementalPIController  # pylint: disable=g-import-not-at-top
-    kwargs.pop("beta", None)
+    _refuse_fixed_beta(type(self).__name__, kwargs)
     super().__init__(
         controller=deserialize_controller(controller) or IncrementalPIController(name="controller"),
         **kwargs)

@@ -11,10 +11,26 @@ from dynvae_keras.models import architectures
 from dynvae_keras.models.vae import GaussianVAE
 
 
+#: dlib's `make_discriminator` clips the softmax probabilities to [1e-6, 1 − 1e-6].
+PROBABILITY_CLIP = 1e-6
+
+
 def permute_dims(z, seed):
   """Shuffles each latent dimension independently across the batch (B, D)."""
   order = ops.argsort(keras.random.uniform(ops.shape(z), seed=seed), axis=0)
   return ops.take_along_axis(z, order, axis=0)
+
+
+def discriminator_loss(logits_real, logits_permuted):
+  """Cross-entropy of telling codes (class 0) from permuted codes (class 1), dlib's way.
+
+  dlib's discriminator clips its softmax probabilities to [1e-6, 1 − 1e-6] before the log, so
+  a confidently wrong batch costs at most −log(1e-6) ≈ 13.8 nats per example and sends no
+  gradient. Returns the negative of dlib's `discriminator_loss` (a log-likelihood).
+  """
+  p_real = ops.clip(ops.softmax(logits_real, axis=1), PROBABILITY_CLIP, 1.0 - PROBABILITY_CLIP)
+  p_perm = ops.clip(ops.softmax(logits_permuted, axis=1), PROBABILITY_CLIP, 1.0 - PROBABILITY_CLIP)
+  return -0.5 * (ops.mean(ops.log(p_real[:, 0])) + ops.mean(ops.log(p_perm[:, 1])))
 
 
 def default_discriminator_optimizer():
@@ -33,12 +49,18 @@ class FactorVAE(GaussianVAE):
   gradient of `discriminator_loss` and their own optimizer: `compile` wraps the VAE optimizer
   and `discriminator_optimizer` into a `keras.optimizers.MultiOptimizer`.
 
+  Step counting: dlib passes its `global_step` to both `minimize` calls, so each iteration
+  (one VAE and one discriminator update) advances dlib's step by 2 and dlib's "300k steps" are
+  150k iterations. `global_steps_per_iteration = 2` says so to the training driver, which reads
+  `model.training_steps` in dlib's steps and runs ⌈training_steps / 2⌉ iterations.
+
   Args:
     gamma: TC weight (dlib `factor_vae.gamma`).
     discriminator_fn: discriminator architecture (dlib `discriminator.discriminator_fn`).
   """
 
   tracked_terms = GaussianVAE.tracked_terms + ("tc", "discriminator_loss", "discriminator_accuracy")
+  global_steps_per_iteration = 2
 
   def __init__(self, gamma=10.0, discriminator_fn="fc_discriminator", **kwargs):
     super().__init__(**kwargs)
@@ -72,9 +94,7 @@ class FactorVAE(GaussianVAE):
     z_permuted = permute_dims(z_fixed, self.permutation_seed)
     logits_real = ops.cast(self.discriminator(z_fixed, training=training), "float32")
     logits_perm = ops.cast(self.discriminator(z_permuted, training=training), "float32")
-    log_p_real = ops.log_softmax(logits_real, axis=1)
-    log_p_perm = ops.log_softmax(logits_perm, axis=1)
-    d_loss = -0.5 * (ops.mean(log_p_real[:, 0]) + ops.mean(log_p_perm[:, 1]))
+    d_loss = discriminator_loss(logits_real, logits_perm)
     accuracy = 0.5 * (ops.mean(ops.cast(logits_real[:, 0] > logits_real[:, 1], "float32")) +
                       ops.mean(ops.cast(logits_perm[:, 1] > logits_perm[:, 0], "float32")))
     return kl_loss + self.gamma * tc, {"tc": tc, "discriminator_loss": d_loss,

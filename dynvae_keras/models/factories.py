@@ -174,7 +174,7 @@ def dynamic_vae(beta_0=50.0, beta_min=0.1, beta_max=None, kp=0.01, ki=0.005, win
 
 @gin.configurable("l_vae", allowlist=["parameterisation", "regularizer", "regularizer_weight",
                                       "initial_beta", "weights_learning_rate"])
-def l_vae(parameterisation="uncertainty", regularizer="log_barrier", regularizer_weight=1.0,
+def l_vae(parameterisation="uncertainty", regularizer=None, regularizer_weight=None,
           initial_beta=1.0, weights_learning_rate=None, seed=None):
   """L-VAE (learnable loss weights; our reading of the paper, see `LearnableLossWeights`)."""
   from dynvae_keras.models.learnable_vae import LVAE  # pylint: disable=g-import-not-at-top
@@ -187,4 +187,6 @@ def l_vae(parameterisation="uncertainty", regularizer="log_barrier", regularizer
 def sigma_vae(seed=None):
   """σ-VAE (calibrated Gaussian decoder, β = 1)."""
   from dynvae_keras.models.sigma_vae import SigmaVAE  # pylint: disable=g-import-not-at-top
-  return SigmaVAE(**shared_settings(seed))
+  # Its reconstruction term is its own: dlib's `reconstruction_loss` bindings are not read (and
+  # so not recorded in the operative config).
+  return SigmaVAE(**encoder_settings(), **decoder_settings(), seed=0 if seed is None else int(seed))

@@ -1,8 +1,8 @@
 """L-VAE: the reconstruction and KL weights are learned with the network (see `LearnableLossWeights`).
 
-The paper's exact equations were not available; this implements the two readings documented
-in :mod:`dynvae_keras.control.loss_weights` (uncertainty weighting, softmax weights with an
-anti-bias regulariser).
+The paper's exact equations are not public as code; this implements the readings documented
+in :mod:`dynvae_keras.control.loss_weights` (default: uncertainty weighting with the anti-bias
+regulariser λ·(log β)², which bounds β; softmax weights with a log barrier for comparison).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class LVAE(GaussianVAE):
   state_terms = ("beta", "weight_reconstruction", "weight_kl", "weights_regularizer")
   extra_optimizer_args = ("weights_optimizer",)
 
-  def __init__(self, parameterisation="uncertainty", regularizer="log_barrier", regularizer_weight=1.0,
+  def __init__(self, parameterisation="uncertainty", regularizer=None, regularizer_weight=None,
                initial_beta=1.0, weights_learning_rate=None, **kwargs):
     super().__init__(**kwargs)
     self.loss_weights = LearnableLossWeights(parameterisation, regularizer, regularizer_weight,

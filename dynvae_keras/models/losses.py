@@ -66,6 +66,8 @@ def gaussian_loss(true_images, reconstructed, activation="logits", sigma=1.0):
 
 RECONSTRUCTION_LOSSES = {"bernoulli_loss": bernoulli_loss, "l2_loss": l2_loss,
                          "gaussian_loss": gaussian_loss}
+#: Losses that compare images with sigmoid(logits) by a squared error.
+SQUARED_ERROR_LOSSES = ("l2_loss", "gaussian_loss")
 
 
 def loss_name(fn) -> str:

@@ -15,6 +15,7 @@ averaged over the batch; the KL is summed over latent dimensions and averaged ov
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from dynvae_keras.models import architectures, losses, precision
@@ -44,6 +45,9 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
   """
 
   tracked_terms = ("loss", "reconstruction_loss", "kl_loss", "elbo", "regularizer")
+  #: dlib global steps one training iteration counts for (2 where dlib's step advances once per
+  #: optimizer, as FactorVAE's); `model.training_steps` is in these steps.
+  global_steps_per_iteration = 1
 
   def __init__(self, num_latent=10, encoder_fn="conv_encoder", decoder_fn="deconv_decoder",
                reconstruction_loss="bernoulli_loss", activation="logits", seed=0, **kwargs):
@@ -55,7 +59,11 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
     self.num_latent = int(num_latent)
     self.encoder_fn = architectures.architecture_name(encoder_fn)
     self.decoder_fn = architectures.architecture_name(decoder_fn)
-    self.reconstruction_loss = losses.loss_name(reconstruction_loss)
+    if reconstruction_loss is None and type(self).reconstruction is GaussianVAE.reconstruction:
+      raise ValueError(f"{type(self).__name__} needs a reconstruction_loss "
+                       f"({sorted(losses.RECONSTRUCTION_LOSSES)}).")
+    # None: the model defines its own reconstruction term (σ-VAE).
+    self.reconstruction_loss = None if reconstruction_loss is None else losses.loss_name(reconstruction_loss)
     self.activation = activation
     self.seed = int(seed)
     self.seed_generator = keras.random.SeedGenerator(self.seed, name="sampling_seed")
@@ -128,6 +136,42 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
     for i, variable in enumerate(variables):
       variable.assign(store[f"{i}"])
 
+  # Output bias ---------------------------------------------------------------------
+  @property
+  def squared_error_decoder(self):
+    """Whether the reconstruction term is a squared error on sigmoid(logits) (`l2_loss`,
+    `gaussian_loss`, σ-VAE): such decoders start from the data's mean pixel (see
+    `initialize_output_bias`)."""
+    return self.reconstruction_loss in losses.SQUARED_ERROR_LOSSES
+
+  def initialize_output_bias(self, mean_pixel):
+    """Sets the decoder's output bias to the logit of the data's mean pixel value, per channel.
+
+    A squared error through a sigmoid learns nothing once the logits saturate. Started at
+    sigmoid(0) = 0.5 on sparse images (dSprites: mean pixel 0.042), a Gaussian decoder is
+    pushed towards black within tens of Adam steps, every logit goes far below zero, the
+    gradient through the sigmoid vanishes and the KL collapses. Starting at the mean pixel
+    makes the initial decoder the best constant image, from which the gradient stays alive.
+    The training driver calls this on a fresh squared-error model with the mean over
+    `OUTPUT_BIAS_SAMPLES` training images; a Bernoulli decoder (dlib's) is left as dlib builds it.
+
+    Args:
+      mean_pixel: the mean pixel value per channel, (C,) in (0, 1) (or a scalar).
+    """
+    if not self.built:
+      raise ValueError("initialize_output_bias needs a built model: call model.build(shape) first.")
+    if self.activation != "logits":
+      raise ValueError("initialize_output_bias applies to sigmoid ('logits') decoders only.")
+    mean = np.clip(np.asarray(mean_pixel, dtype=np.float64).reshape(-1), 1e-4, 1 - 1e-4)
+    output = [layer for layer in self.decoder.layers if getattr(layer, "bias", None) is not None][-1]
+    channels = int(self.image_shape[-1])
+    if mean.size not in (1, channels):
+      raise ValueError(f"mean_pixel must have 1 or {channels} values; got {mean.size}.")
+    logit = np.log(mean) - np.log1p(-mean)
+    bias_shape = tuple(output.bias.shape)
+    # deconv: one bias per channel; fc: one per output unit, channels fastest (H, W, C order).
+    output.bias.assign(np.resize(np.broadcast_to(logit, (channels,)), bias_shape).astype("float32"))
+
   # Forward -------------------------------------------------------------------------
   def encode(self, images, training=False):
     """(z_mean, z_logvar) for images (B, H, W, C) in [0, 1]."""
@@ -165,16 +209,17 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
 
   def compute_loss_terms(self, images, training=False):
     """All loss terms of one batch as float32 scalars; advances `step` when training."""
-    images = ops.cast(images, self.compute_dtype)
-    out = self(images, training=training)
+    # The targets stay float32 (under mixed_bfloat16 only the networks' input is rounded).
+    targets = ops.cast(images, "float32")
+    out = self(ops.cast(images, self.compute_dtype), training=training)
     # Losses in float32 whatever the compute dtype (mixed precision): sums over 4096 pixels.
-    per_example, recon_extra = self.reconstruction(ops.cast(images, "float32"),
-                                                   ops.cast(out["reconstructions"], "float32"))
+    per_example, recon_extra = self.reconstruction(targets, ops.cast(out["reconstructions"], "float32"))
     recon = ops.mean(ops.cast(per_example, "float32"))
     z_mean, z_logvar, z_sampled = (ops.cast(out[k], "float32") for k in ("z_mean", "z_logvar", "z_sampled"))
     kl = ops.mean(losses.gaussian_kl(z_mean, z_logvar))
     reg, extra = self.regularizer(kl, z_mean, z_logvar, z_sampled, training)
-    terms = {"reconstruction_loss": recon, "kl_loss": kl, "elbo": recon + kl, "regularizer": reg,
+    # dlib's sign: `elbo` is the evidence lower bound −(reconstruction + KL), a negative number.
+    terms = {"reconstruction_loss": recon, "kl_loss": kl, "elbo": -(recon + kl), "regularizer": reg,
              **recon_extra, **extra}
     terms["loss"] = self.combine(terms)
     if training:
