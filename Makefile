@@ -8,18 +8,22 @@ DEMO_DIR ?= demo_output
 STUDY_DIR ?= runs/controlled_beta_cpu
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow bench reproduce-cpu clean
+# torch 2.13.0's CPU build (192 MB): exact, so that pip never picks a newer CUDA build.
+TORCH ?= torch==2.13.0
+
+.PHONY: demo test test-slow test-torch check-wheel bench reproduce-cpu clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 
 $(STAMP_DEMO): setup.cfg pyproject.toml | $(PY)
-	$(PY) -m pip install -e .
+	$(PY) -m pip install -e '.[tf]'
 	touch $@
 
+# The suite runs every backend: TensorFlow, JAX (CPU) and PyTorch (CPU).
 $(STAMP_TEST): setup.cfg pyproject.toml | $(PY)
-	$(PY) -m pip install -e '.[test]'
+	$(PY) -m pip install -e '.[tf,test]' '$(TORCH)'
 	touch $@ $(STAMP_DEMO)
 
 demo: $(STAMP_DEMO)
@@ -31,10 +35,18 @@ test: $(STAMP_TEST)
 test-slow: $(STAMP_TEST)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
+# Only the PyTorch-backend tests (train, save, reload under TensorFlow).
+test-torch: $(STAMP_TEST)
+	$(PY) -m pytest tests/test_backends.py -k torch $(PYTEST_ARGS)
+
+# Build the sdist and wheel, install the wheel in a fresh venv, run the pipeline outside the checkout.
+check-wheel: $(STAMP_TEST)
+	bash tests/packaging/check_wheel.sh $(PY)
+
 # docs/REPRODUCTION.md: the CPU-budget controlled-β study (27 models) and its report.
 reproduce-cpu: $(STAMP_DEMO)
-	$(VENV)/bin/dynvae study --study gin_configs/study/controlled_beta_study.gin --output_dir $(STUDY_DIR) --workers 2
-	$(VENV)/bin/dynvae report --study gin_configs/study/controlled_beta_study.gin --study_dir $(STUDY_DIR) --output_dir $(STUDY_DIR)/report --overwrite
+	$(VENV)/bin/dynvae study --study study/controlled_beta_study.gin --output_dir $(STUDY_DIR) --workers 2
+	$(VENV)/bin/dynvae report --study study/controlled_beta_study.gin --study_dir $(STUDY_DIR) --output_dir $(STUDY_DIR)/report --overwrite
 
 bench: $(STAMP_TEST)
 	$(PY) bench/render_dsprites.py

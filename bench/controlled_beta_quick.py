@@ -1,6 +1,6 @@
 """Checks the DynamicVAE (or ControlVAE) quick schedule end to end on procedural dSprites (CPU).
 
-Runs `dynvae train` with `gin_configs/model/dynamic_vae_quick.gin` (or `--config`), then reads
+Runs `dynvae train` with `model/dynamic_vae_quick.gin` (or `--config`), then reads
 `logs/metrics.csv` and prints: β at the first and last logging interval, the final set point,
 and the mean KL of every interval in the last 10 % of steps relative to the set point. Exits
 non-zero if β does not start at β₀ (within the first interval's drift), does not end below 1

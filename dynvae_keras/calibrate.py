@@ -19,10 +19,11 @@ from __future__ import annotations
 import math
 import os
 
+from dynvae_keras.errors import DynvaeError
 from dynvae_keras.visualize.curves import read_log
 
 
-class CalibrationError(ValueError):
+class CalibrationError(DynvaeError, ValueError):
   """The reference run cannot be used for calibration."""
 
 
@@ -32,7 +33,7 @@ def reference_kl(model_dir, tail=0.1):
   if "beta" in log and any(abs(b - 1.0) > 1e-6 for b in log["beta"]):
     raise CalibrationError(f"{model_dir} was not trained with β = 1 (its β ranges over "
                      f"{min(log['beta']):.3g}–{max(log['beta']):.3g}); calibrate from a plain VAE run "
-                     "(gin_configs/model/vae.gin).")
+                     "(model/vae.gin).")
   kls = log["kl_loss"]
   count = max(1, int(math.ceil(tail * len(kls))))
   return sum(kls[-count:]) / count
@@ -77,7 +78,7 @@ def calibrate(model_dir, target_steps, gin_configs=(), gin_bindings=(), step=1.0
   if not finished:
     if not gin_configs:
       raise FileNotFoundError(
-          f"{model_dir} holds no finished run: pass --gin_config gin_configs/model/vae.gin (and "
+          f"{model_dir} holds no finished run: pass --gin_config model/vae.gin (and "
           "e.g. --gin_bindings 'model.training_steps = 3000') to train the β = 1 run there.")
     gin_utils.parse(gin_configs, gin_bindings)
     train.train(model_dir)

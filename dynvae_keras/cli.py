@@ -3,14 +3,15 @@
 Subcommands (flags mirror dlib's `dlib_*` tools):
   train        --model_dir M --gin_config C [--gin_config ...] [--gin_bindings B ...] [--overwrite]
   export       --model_dir M [--overwrite]            (re-)write M/tfhub from M/model.keras
-  postprocess  --model_dir M --output_dir P --gin_config gin_configs/postprocess/mean.gin
-  evaluate     --input_dir P --output_dir E --gin_config gin_configs/metric/mig.gin
+  postprocess  --model_dir M --output_dir P --gin_config postprocess/mean.gin
+  evaluate     --input_dir P --output_dir E --gin_config metric/mig.gin
   aggregate    --glob 'O/*/metrics/*/*/results/aggregate/evaluation.json' --output O/results.json
   visualize    --model_dir M --output_dir V
-  study        --study gin_configs/study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--gpus 0,1] [--stages train]
-  report       --study gin_configs/study/<name>.gin --study_dir O --output_dir R [--no_traversals]
-  calibrate    --model_dir M --target_steps T [--gin_config gin_configs/model/vae.gin ...]
+  study        --study study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--gpus 0,1] [--stages train]
+  report       --study study/<name>.gin --study_dir O --output_dir R [--no_traversals]
+  calibrate    --model_dir M --target_steps T [--gin_config model/vae.gin ...]
   demo         [--output_dir D] [--overwrite] [--steps N]
+  configs      [--kind model|metric|postprocess|study]      list the packaged gin configs
 """
 
 from __future__ import annotations
@@ -119,36 +120,57 @@ def _demo(args):
   demo.run(args.output_dir, overwrite=args.overwrite, steps=args.steps)
 
 
+def _configs(args):
+  from dynvae_keras import gin_utils  # pylint: disable=g-import-not-at-top
+  for path in gin_utils.packaged_configs(args.kind):
+    print(path)
+
+
+OVERWRITE_HELP = "replace an existing output directory instead of refusing"
+DESCRIPTION = """\
+Train β-VAE-family models whose KL weight is controlled during training (ControlVAE,
+DynamicVAE, L-VAE, σ-VAE, and disentanglement_lib's baselines), and score them exactly as
+disentanglement_lib does: train → postprocess → evaluate → aggregate, or a whole sweep with
+`study`. Configs are gin files: `dynvae configs` lists the packaged ones, which --gin_config
+finds by their relative name (e.g. model/beta_vae.gin); your own paths are read first."""
+
+
 def _add_gin_flags(parser):
   """dlib's flags: repeatable --gin_config / --gin_bindings, and --overwrite."""
-  parser.add_argument("--gin_config", action="append", default=[], help="gin config file (repeatable)")
-  parser.add_argument("--gin_bindings", action="append", default=[], help="gin binding (repeatable)")
-  parser.add_argument("--overwrite", action="store_true")
+  parser.add_argument("--gin_config", action="append", default=[],
+                      help="gin config file: a path, or a packaged config such as model/beta_vae.gin "
+                           "(repeatable; later files override earlier ones)")
+  parser.add_argument("--gin_bindings", action="append", default=[],
+                      help="one gin binding, e.g. \"model.training_steps = 5000\" (repeatable; applied "
+                           "after the config files)")
+  parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
 
 def build_parser():
-  parser = argparse.ArgumentParser(prog="dynvae", description=__doc__.splitlines()[0])
+  parser = argparse.ArgumentParser(prog="dynvae", description=DESCRIPTION,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
   sub = parser.add_subparsers(dest="command", required=True)
 
   p = sub.add_parser("train", help="train a model from gin configs (dlib_train)")
-  p.add_argument("--model_dir", required=True)
+  p.add_argument("--model_dir", required=True,
+                 help="output directory; an unfinished run there resumes from its checkpoint")
   _add_gin_flags(p)
   p.set_defaults(fn=_train)
 
   p = sub.add_parser("export", help="write <model_dir>/tfhub from <model_dir>/model.keras")
-  p.add_argument("--model_dir", required=True)
-  p.add_argument("--overwrite", action="store_true")
+  p.add_argument("--model_dir", required=True, help="a directory written by `dynvae train`")
+  p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
   p.set_defaults(fn=_export)
 
   p = sub.add_parser("postprocess", help="extract a representation SavedModel (dlib_postprocess)")
-  p.add_argument("--model_dir", required=True)
-  p.add_argument("--output_dir", required=True)
+  p.add_argument("--model_dir", required=True, help="a directory written by `dynvae train`")
+  p.add_argument("--output_dir", required=True, help="where the representation and results go")
   _add_gin_flags(p)
   p.set_defaults(fn=_postprocess)
 
   p = sub.add_parser("evaluate", help="score a representation with a metric (dlib_evaluate)")
   p.add_argument("--input_dir", required=True, help="a postprocess output directory")
-  p.add_argument("--output_dir", required=True)
+  p.add_argument("--output_dir", required=True, help="where the metric's results go")
   _add_gin_flags(p)
   p.set_defaults(fn=_evaluate)
 
@@ -158,16 +180,16 @@ def build_parser():
   p.set_defaults(fn=_aggregate)
 
   p = sub.add_parser("visualize", help="reconstructions, traversal GIFs and training curves")
-  p.add_argument("--model_dir", required=True)
-  p.add_argument("--output_dir", required=True)
-  p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--overwrite", action="store_true")
+  p.add_argument("--model_dir", required=True, help="a directory written by `dynvae train`")
+  p.add_argument("--output_dir", required=True, help="where the figures go")
+  p.add_argument("--seed", type=int, default=0, help="seed of the images and samples shown")
+  p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
   p.set_defaults(fn=_visualize)
 
   p = sub.add_parser("study", help="train → postprocess → evaluate → aggregate for a sweep")
-  p.add_argument("--study", required=True, help="gin file under gin_configs/study/")
-  p.add_argument("--output_dir", required=True)
-  p.add_argument("--model_num", type=int, default=None)
+  p.add_argument("--study", required=True, help="a study gin file, e.g. study/controlled_beta_study.gin")
+  p.add_argument("--output_dir", required=True, help="the study's directory (shareable between machines)")
+  p.add_argument("--model_num", type=int, default=None, help="run only this model of the sweep")
   p.add_argument("--model_nums", default=None, help="ranges/numbers, e.g. 0-3,7 (inclusive)")
   p.add_argument("--workers", type=int, default=None,
                  help="processes on this machine, sharing its cores (e.g. 2 on a 2-core CPU); "
@@ -184,44 +206,56 @@ def build_parser():
   p = sub.add_parser("report", help="tables, β/C/KL curves and traversals of a finished study")
   p.add_argument("--study", required=True, help="the study's gin file")
   p.add_argument("--study_dir", required=True, help="the study's --output_dir")
-  p.add_argument("--output_dir", required=True)
+  p.add_argument("--output_dir", required=True, help="where the report goes")
   p.add_argument("--no_traversals", action="store_true", help="skip the traversal figures")
-  p.add_argument("--overwrite", action="store_true")
+  p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
   p.set_defaults(fn=_report)
 
   p = sub.add_parser("calibrate", help="propose C_max and the set-point schedule from a β = 1 run")
   p.add_argument("--model_dir", required=True, help="a finished β = 1 run, or where to train one")
   p.add_argument("--target_steps", type=int, required=True, help="steps of the controlled run")
   p.add_argument("--gin_config", action="append", default=[], help="config of the β = 1 run to train")
-  p.add_argument("--gin_bindings", action="append", default=[])
+  p.add_argument("--gin_bindings", action="append", default=[], help="gin binding for that run (repeatable)")
   p.add_argument("--step", type=float, default=1.0, help="set-point increment per window (nats)")
   p.set_defaults(fn=_calibrate)
 
-  p = sub.add_parser("demo", help="the main job on the embedded procedural dSprites")
-  p.add_argument("--output_dir", default="demo_output")
-  p.add_argument("--overwrite", action="store_true")
-  p.add_argument("--steps", type=int, default=None, help="training steps (default: the demo's)")
+  p = sub.add_parser("demo", help="a DynamicVAE trained and scored end to end on procedural dSprites")
+  p.add_argument("--output_dir", default="demo_output", help="where everything goes")
+  p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+  p.add_argument("--steps", type=int, default=None, help="training steps (default: the demo's 3000)")
   p.set_defaults(fn=_demo)
+
+  p = sub.add_parser("configs", help="list the packaged gin configs (usable as --gin_config)")
+  p.add_argument("--kind", choices=("model", "metric", "postprocess", "study"), default=None,
+                 help="only this kind of config")
+  p.set_defaults(fn=_configs)
   return parser
 
 
+def _no_backend_message():
+  """A one-line error when Keras' backend is not installed (the package's extras provide one)."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+  module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
+  if module is None or importlib.util.find_spec(module) is not None:
+    return None
+  extra = {"tensorflow": "tf", "jax": "jax", "torch": "torch"}[backend]
+  return (f"the Keras backend '{backend}' is not installed. Install one: "
+          f"pip install 'dynvae-keras[{extra}]' (or set KERAS_BACKEND to an installed backend: "
+          f"jax with [jax]/[gpu], torch with [torch]).")
+
+
 def main(argv=None):
+  """Runs one subcommand; anticipated failures print one `dynvae <cmd>: error: ...` line, exit 2."""
   logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
   args = build_parser().parse_args(argv)
-  from dynvae_keras.data.files import (  # pylint: disable=g-import-not-at-top
-      DatasetFormatError, DatasetNotFoundError, UnknownDatasetError)
-  from dynvae_keras.gin_utils import GinConfigError  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.train import ConfigValueError, ModelDirError  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.calibrate import CalibrationError  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.data_parallel import DataParallelError  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.evaluation.postprocess import PipelineDirError  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.study import StudyWorkerError  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.study_report import StudyIncompleteError  # pylint: disable=g-import-not-at-top
+  if args.command != "configs" and (message := _no_backend_message()):
+    print(f"dynvae {args.command}: error: {message}", file=sys.stderr)
+    return 2
+  from dynvae_keras.errors import DynvaeError  # pylint: disable=g-import-not-at-top
   try:
     args.fn(args)
-  except (GinConfigError, ConfigValueError, ModelDirError, DatasetNotFoundError, DatasetFormatError,
-          UnknownDatasetError, FileExistsError, FileNotFoundError, PipelineDirError,
-          CalibrationError, StudyWorkerError, StudyIncompleteError, DataParallelError) as e:
+  except (DynvaeError, FileExistsError, FileNotFoundError) as e:
     # gin appends "In call to configurable ..." lines; the first lines say what is wrong.
     message = "\n".join(line for line in str(e).splitlines() if not line.strip().startswith("In call to"))
     print(f"dynvae {args.command}: error: {message}", file=sys.stderr)

@@ -16,10 +16,12 @@ import logging
 
 import keras
 
+from dynvae_keras.errors import DynvaeError
+
 logger = logging.getLogger(__name__)
 
 
-class DataParallelError(ValueError):
+class DataParallelError(DynvaeError, ValueError):
   """Data-parallel training cannot run as configured."""
 
 

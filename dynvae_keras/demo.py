@@ -1,4 +1,4 @@
-"""`make demo`: the main job on the embedded procedural dSprites, printing what it did.
+"""`dynvae demo` (`make demo`): a DynamicVAE trained and scored end to end on procedural dSprites.
 
 1. checks the procedural renderer (square pixel counts, a timed batch render);
 2. trains a DynamicVAE with the quick schedule (`model/dynamic_vae_quick.gin`: β from 50 to

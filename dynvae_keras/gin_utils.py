@@ -1,6 +1,6 @@
 """Parsing gin configs for the command-line tools, with one-line errors.
 
-Config files are looked up as given, then under the project's `gin_configs/` directory (so
+Config files are looked up as given, then under the packaged `dynvae_keras/gin_configs/` (so
 `include "model/shared.gin"` and `--gin_config model/beta_vae.gin` work from anywhere), and
 under the directories in `$DYNVAE_GIN_PATH` (colon separated).
 """
@@ -13,10 +13,12 @@ import pathlib
 
 import gin
 
-GIN_CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "gin_configs"
+from dynvae_keras.errors import DynvaeError
+
+GIN_CONFIG_DIR = pathlib.Path(__file__).resolve().parent / "gin_configs"
 
 
-class GinConfigError(ValueError):
+class GinConfigError(DynvaeError, ValueError):
   """A gin config or binding could not be parsed or applied."""
 
 
@@ -38,6 +40,13 @@ def register_configurables():
   import dynvae_keras.models.factories
   import dynvae_keras.study
   import dynvae_keras.train
+
+
+def packaged_configs(kind=None):
+  """Relative names of the packaged gin configs ('model/beta_vae.gin', ...), sorted; `kind`
+  ('model', 'metric', 'postprocess', 'study') keeps one directory."""
+  pattern = f"{kind}/*.gin" if kind else "*/*.gin"
+  return sorted(str(p.relative_to(GIN_CONFIG_DIR)) for p in GIN_CONFIG_DIR.glob(pattern))
 
 
 def search_paths():

@@ -32,13 +32,14 @@ import sys
 import gin
 
 from dynvae_keras import gin_utils
+from dynvae_keras.errors import DynvaeError
 
 logger = logging.getLogger(__name__)
 
 RESULTS_GLOB = os.path.join("*", "metrics", "*", "*", "results", "aggregate", "evaluation.json")
 
 
-class StudyWorkerError(RuntimeError):
+class StudyWorkerError(DynvaeError, RuntimeError):
   """A worker process of a parallel study failed (its output says why)."""
 
 

@@ -30,6 +30,7 @@ import tempfile
 import numpy as np
 
 from dynvae_keras import atomic
+from dynvae_keras.errors import DynvaeError
 from dynvae_keras.study import config_stem, load_study
 
 # (column label, metric config stem, result key)
@@ -48,7 +49,7 @@ COLUMNS = (tuple(label for label, _ in TRAIN) + ("BCE@mean", "final β")
 NUM_RECONSTRUCTIONS = 2000
 
 
-class StudyIncompleteError(FileNotFoundError):
+class StudyIncompleteError(DynvaeError, FileNotFoundError):
   """A model of the study has no training or evaluation results yet."""
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from dynvae_keras import atomic, results
 from dynvae_keras.data import input_pipeline, named_data, provenance
 from dynvae_keras.data_parallel import data_parallel_scope
+from dynvae_keras.errors import DynvaeError, TrainingDataError
 from dynvae_keras.models import factories, precision
 from dynvae_keras.train_callbacks import (AtomicCheckpoint, FiniteLossGuard, IntervalCSVLogger,
                                           IntervalTensorBoard)
@@ -40,11 +41,11 @@ FINAL_MODEL = "model.keras"
 TRAIN_RESULTS = os.path.join("results", "json", "train_results.json")
 
 
-class ModelDirError(RuntimeError):
+class ModelDirError(DynvaeError, RuntimeError):
   """The model directory cannot be used as asked (finished run, foreign content, ...)."""
 
 
-class ConfigValueError(ValueError):
+class ConfigValueError(DynvaeError, ValueError):
   """A `model.*` setting has the wrong type or range."""
 
 
@@ -59,18 +60,18 @@ def check_observations(batch, observation_shape=None):
   """Rejects a training batch that is not float NHWC in [0, 1] without NaN, with the fix in the message."""
   batch = np.asarray(batch)
   if batch.ndim != 4:
-    raise ValueError(f"Training images must be a 4-D NHWC batch; got shape {batch.shape}. "
+    raise TrainingDataError(f"Training images must be a 4-D NHWC batch; got shape {batch.shape}. "
                      f"Add a channel axis to (N, H, W) images.")
   if observation_shape is not None and list(batch.shape[1:]) != list(observation_shape):
-    raise ValueError(f"Training images have shape {batch.shape[1:]} but the data set declares "
+    raise TrainingDataError(f"Training images have shape {batch.shape[1:]} but the data set declares "
                      f"{list(observation_shape)}.")
   if batch.shape[-1] not in (1, 3):
-    raise ValueError(f"Training images must have 1 or 3 channels (NHWC); got {batch.shape[-1]}. "
+    raise TrainingDataError(f"Training images must have 1 or 3 channels (NHWC); got {batch.shape[-1]}. "
                      f"Channels-first data must be transposed to NHWC.")
   if not np.all(np.isfinite(batch)):
-    raise ValueError("Training images contain NaN or Inf pixels.")
+    raise TrainingDataError("Training images contain NaN or Inf pixels.")
   if batch.min() < 0 or batch.max() > 1:
-    raise ValueError(f"Training images must lie in [0, 1]; got [{batch.min():.3g}, {batch.max():.3g}]. "
+    raise TrainingDataError(f"Training images must lie in [0, 1]; got [{batch.min():.3g}, {batch.max():.3g}]. "
                      f"Divide uint8 images by 255.")
 
 
@@ -149,7 +150,7 @@ def _training_stream(data, batch_size, num_batches, seed, start_step, device_inp
   if pool_size is None:
     pool_size = getattr(data, "num_atoms", None)
     if pool_size is None:
-      raise ValueError("model.device_input needs model.device_pool_size for this dataset "
+      raise ConfigValueError("model.device_input needs model.device_pool_size for this dataset "
                        "(it cannot enumerate its observations); e.g. model.device_pool_size = 100000.")
   pool_size = _integer("device_pool_size", pool_size, 1)
   logger.info("Copying %d observations to the device for device_input.", pool_size)

@@ -15,9 +15,10 @@ import os
 import keras
 
 from dynvae_keras import atomic
+from dynvae_keras.errors import DynvaeError
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(DynvaeError, FloatingPointError):
   """Training produced a NaN or infinite loss."""
 
 

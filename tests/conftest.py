@@ -9,6 +9,7 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"  # test data kept in the repository (tests/data/README.md)
 SHARED = pathlib.Path(os.environ.get("DYNVAE_SHARED", REPO.parent / "shared"))
 
 

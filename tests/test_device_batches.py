@@ -127,7 +127,7 @@ def test_device_batches_need_jax():
 TRAIN = r"""
 import json, os
 from dynvae_keras import cli
-code = cli.main(["train", "--model_dir", {model_dir!r}, "--gin_config", "gin_configs/model/dynamic_vae_quick.gin",
+code = cli.main(["train", "--model_dir", {model_dir!r}, "--gin_config", "model/dynamic_vae_quick.gin",
                  "--gin_bindings", "model.training_steps=8", "--gin_bindings", "model.eval_steps=2",
                  "--gin_bindings", "model.batch_size=8", "--gin_bindings", "model.log_every=4",
                  "--gin_bindings", "model.steps_per_execution=2", "--gin_bindings", "model.device_input=True",

@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from dynvae_keras import train
+from dynvae_keras import cli, train
+from dynvae_keras.data.files import DatasetNotFoundError
+from dynvae_keras.errors import DynvaeError, TrainingDataError
 from dynvae_keras.train_callbacks import FiniteLossGuard, NonFiniteLossError
 
 
@@ -71,3 +73,28 @@ def test_bad_data_writes_no_model_dir(tmp_path, monkeypatch):
 def _always_reject(batch, shape):
   del batch, shape
   raise ValueError("rejected")
+
+
+@pytest.mark.parametrize("failure", [
+    NonFiniteLossError("the loss became nan at step 20; last finite values: loss=5"),
+    TrainingDataError("Training images must lie in [0, 1]; got [0, 255]. Divide uint8 images by 255."),
+    DatasetNotFoundError("shapes3d: missing /data/3dshapes/3dshapes.h5; place the file there."),
+])
+def test_anticipated_failures_reach_the_cli_as_one_line(failure, monkeypatch, capsys):
+  """Every DynvaeError a run raises is one `dynvae train: error: ...` line and exit status 2."""
+  def fail(*args, **kwargs):
+    raise failure
+  monkeypatch.setattr(train, "train", fail)
+  assert cli.main(["train", "--model_dir", "unused", "--gin_config", "model/vae.gin"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert err == [f"dynvae train: error: {failure}"]
+  assert isinstance(failure, DynvaeError)
+
+
+def test_bad_training_images_from_a_data_set_reach_the_cli(tmp_path, monkeypatch, capsys):
+  from dynvae_keras.data import input_pipeline  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(input_pipeline, "sample_batch", lambda *a, **k: np.full((8, 64, 64, 1), 255.0, "float32"))
+  assert cli.main(["train", "--model_dir", str(tmp_path / "run"), "--gin_config", "model/vae.gin"]) == 2
+  err = capsys.readouterr().err
+  assert "dynvae train: error: Training images must lie in [0, 1]" in err and "Divide uint8" in err
+  assert not (tmp_path / "run").exists()

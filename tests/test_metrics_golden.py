@@ -1,4 +1,4 @@
-"""Our metrics reproduce disentanglement_lib's own scores (../shared/reference) exactly."""
+"""Our metrics reproduce disentanglement_lib's own scores (tests/data/toy_*.json) exactly."""
 
 import json
 
@@ -6,7 +6,7 @@ import gin
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from conftest import DATA
 from dynvae_keras.evaluation import metrics
 
 from toy_data import ToyData, identity, mixing
@@ -25,7 +25,7 @@ CPU_DEPENDENT = {("dci", "disentanglement"): 2e-5, ("dci", "completeness"): 2e-5
 
 
 def _reference(name):
-  return json.loads(shared_file("reference", f"toy_{name}.json").read_text())
+  return json.loads((DATA / f"toy_{name}.json").read_text())
 
 
 @pytest.mark.parametrize("case", ["identity", "mixing"])

@@ -19,7 +19,7 @@ import json, os
 import keras, ml_dtypes, numpy as np
 from dynvae_keras import cli
 {preamble}
-code = cli.main(["train", "--model_dir", {model_dir!r}, "--gin_config", "gin_configs/model/dynamic_vae_quick.gin",
+code = cli.main(["train", "--model_dir", {model_dir!r}, "--gin_config", "model/dynamic_vae_quick.gin",
                  "--gin_bindings", "model.training_steps=8", "--gin_bindings", "model.eval_steps=2",
                  "--gin_bindings", "model.batch_size=8", "--gin_bindings", "model.log_every=4",
                  "--gin_bindings", "encoder.encoder_fn=@fc_encoder", "--gin_bindings", "decoder.decoder_fn=@fc_decoder",

@@ -22,13 +22,13 @@ def pipeline(tmp_path_factory):
   root = tmp_path_factory.mktemp("pipeline")
   model = root / "model"
   assert cli.main(["train", "--model_dir", str(model), "--gin_config",
-                   "gin_configs/model/dynamic_vae_quick.gin", *TINY]) == 0
+                   "model/dynamic_vae_quick.gin", *TINY]) == 0
   for kind in ("mean", "sampled"):
     assert cli.main(["postprocess", "--model_dir", str(model), "--output_dir", str(root / "post" / kind),
-                     "--gin_config", f"gin_configs/postprocess/{kind}.gin"]) == 0
+                     "--gin_config", f"postprocess/{kind}.gin"]) == 0
     assert cli.main(["evaluate", "--input_dir", str(root / "post" / kind),
                      "--output_dir", str(root / "metrics" / kind / "mig"),
-                     "--gin_config", "gin_configs/metric/mig.gin", *SMALL_MIG]) == 0
+                     "--gin_config", "metric/mig.gin", *SMALL_MIG]) == 0
   return root
 
 
@@ -114,7 +114,7 @@ def test_sampled_representation_is_reproducible_after_reload(pipeline):
 
 def test_evaluation_is_bit_identical_run_to_run(pipeline, tmp_path):
   assert cli.main(["evaluate", "--input_dir", str(pipeline / "post" / "mean"), "--output_dir",
-                   str(tmp_path / "again"), "--gin_config", "gin_configs/metric/mig.gin", *SMALL_MIG]) == 0
+                   str(tmp_path / "again"), "--gin_config", "metric/mig.gin", *SMALL_MIG]) == 0
   first = _json(pipeline / "metrics" / "mean" / "mig" / "results" / "json" / "evaluation_results.json")
   second = _json(tmp_path / "again" / "results" / "json" / "evaluation_results.json")
   assert first["discrete_mig"] == second["discrete_mig"]
@@ -123,7 +123,7 @@ def test_evaluation_is_bit_identical_run_to_run(pipeline, tmp_path):
 EVALUATE = r"""
 from dynvae_keras import cli
 raise SystemExit(cli.main(["evaluate", "--input_dir", {inp!r}, "--output_dir", {out!r},
-                           "--gin_config", "gin_configs/metric/{metric}.gin", *{extra!r}]))
+                           "--gin_config", "metric/{metric}.gin", *{extra!r}]))
 """
 
 
@@ -146,14 +146,14 @@ def test_existing_outputs_are_refused_and_failures_leave_nothing(pipeline, capsy
   target = pipeline / "post" / "mean"
   before = sorted(os.listdir(target))
   assert cli.main(["postprocess", "--model_dir", str(pipeline / "model"), "--output_dir", str(target),
-                   "--gin_config", "gin_configs/postprocess/mean.gin"]) == 2
+                   "--gin_config", "postprocess/mean.gin"]) == 2
   assert "already exists" in capsys.readouterr().err and sorted(os.listdir(target)) == before
   assert cli.main(["evaluate", "--input_dir", str(pipeline / "model"), "--output_dir",
-                   str(pipeline / "bad"), "--gin_config", "gin_configs/metric/mig.gin"]) == 2
+                   str(pipeline / "bad"), "--gin_config", "metric/mig.gin"]) == 2
   assert "no finished 'postprocess' step" in capsys.readouterr().err
   with pytest.raises(ValueError):  # the metric fails mid-way: no output, no temp directory left
     cli.main(["evaluate", "--input_dir", str(pipeline / "post" / "mean"), "--output_dir",
-              str(pipeline / "metrics" / "mean" / "broken"), "--gin_config", "gin_configs/metric/mig.gin",
+              str(pipeline / "metrics" / "mean" / "broken"), "--gin_config", "metric/mig.gin",
               "--gin_bindings", "mig.num_train=0"])
   assert sorted(os.listdir(pipeline / "metrics" / "mean")) == ["mig"]
 
@@ -217,13 +217,13 @@ def test_study_runs_resumes_and_aggregates(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["postprocess", "--model_dir", "{root}/missing", "--output_dir", "{root}/x",
-      "--gin_config", "gin_configs/postprocess/mean.gin"], "no finished 'train' step"),
+      "--gin_config", "postprocess/mean.gin"], "no finished 'train' step"),
     (["evaluate", "--input_dir", "{root}/post/mean", "--output_dir", "{root}/x",
-      "--gin_config", "gin_configs/metric/mig.gin", "--gin_bindings", "dataset.name = 'nope'"], "nope"),
+      "--gin_config", "metric/mig.gin", "--gin_bindings", "dataset.name = 'nope'"], "nope"),
     (["evaluate", "--input_dir", "{root}/post/mean", "--output_dir", "{root}/x",
-      "--gin_config", "gin_configs/metric/mig.gin", "--gin_bindings", "mig.num_trian = 5"], "num_trian"),
+      "--gin_config", "metric/mig.gin", "--gin_bindings", "mig.num_trian = 5"], "num_trian"),
     (["evaluate", "--input_dir", "{root}/post/mean", "--output_dir", "{root}/x",
-      "--gin_config", "gin_configs/metric/nope.gin"], "nope.gin"),
+      "--gin_config", "metric/nope.gin"], "nope.gin"),
     (["visualize", "--model_dir", "{root}/missing", "--output_dir", "{root}/x"], "dynvae train first"),
     (["export", "--model_dir", "{root}/missing"], "train the model first"),
 ])
@@ -254,7 +254,7 @@ def test_calibrate_proposes_a_schedule_from_a_beta_one_run(tmp_path, capsys, pip
   from dynvae_keras import calibrate  # pylint: disable=g-import-not-at-top
   run = tmp_path / "vae"
   assert cli.main(["calibrate", "--model_dir", str(run), "--target_steps", "30000",
-                   "--gin_config", "gin_configs/model/vae.gin", *TINY]) == 0
+                   "--gin_config", "model/vae.gin", *TINY]) == 0
   snippet = capsys.readouterr().out
   kl = calibrate.reference_kl(str(run))
   proposal = calibrate.propose(kl, 30000)
@@ -312,7 +312,7 @@ def test_tabulated_evaluation_scores_identically_and_caches_codes(pipeline, tmp_
   post = tmp_path / "post"
   import shutil  # pylint: disable=g-import-not-at-top
   shutil.copytree(pipeline / "post" / "mean", post)
-  flags = ["--gin_config", f"gin_configs/metric/{metric}.gin", "--gin_bindings", "dataset.name='tiny_grid'"]
+  flags = ["--gin_config", f"metric/{metric}.gin", "--gin_bindings", "dataset.name='tiny_grid'"]
   for b in bindings:
     flags += ["--gin_bindings", b]
   scores = {}
@@ -331,7 +331,7 @@ def test_tabulated_evaluation_scores_identically_and_caches_codes(pipeline, tmp_
 
 def test_tabulating_a_sampled_representation_is_refused(pipeline, tmp_path, capsys):
   assert cli.main(["evaluate", "--input_dir", str(pipeline / "post" / "sampled"),
-                   "--output_dir", str(tmp_path / "x"), "--gin_config", "gin_configs/metric/mig.gin",
+                   "--output_dir", str(tmp_path / "x"), "--gin_config", "metric/mig.gin",
                    *SMALL_MIG, "--gin_bindings", "evaluation.tabulate=True"]) == 2
   err = capsys.readouterr().err
   assert "@sampled_representation" in err and "evaluation.tabulate = False" in err
@@ -339,7 +339,7 @@ def test_tabulating_a_sampled_representation_is_refused(pipeline, tmp_path, caps
   # 'auto' scores the sampled representation directly, as without tabulation.
   for tab in ("auto", "False"):
     assert cli.main(["evaluate", "--input_dir", str(pipeline / "post" / "sampled"),
-                     "--output_dir", str(tmp_path / tab), "--gin_config", "gin_configs/metric/mig.gin",
+                     "--output_dir", str(tmp_path / tab), "--gin_config", "metric/mig.gin",
                      *SMALL_MIG, "--gin_bindings", f"evaluation.tabulate='{tab}'" if tab == "auto"
                      else "evaluation.tabulate=False"]) == 0
   auto, direct = (_json(tmp_path / t / "results" / "json" / "evaluation_results.json")["discrete_mig"]

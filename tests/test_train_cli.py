@@ -59,7 +59,7 @@ def test_factor_vae_discriminator_optimizer_from_gin():
     gin.clear_config()
 
 
-def _train_cli(model_dir, *bindings, config="gin_configs/model/beta_vae.gin", extra=()):
+def _train_cli(model_dir, *bindings, config="model/beta_vae.gin", extra=()):
   argv = ["train", "--model_dir", str(model_dir), "--gin_config", config,
           "--gin_bindings", "model.training_steps=50", "--gin_bindings", "model.eval_steps=3",
           "--gin_bindings", "model.batch_size=16", "--gin_bindings", "encoder.num_latent=4", *extra]
@@ -107,7 +107,7 @@ def test_factor_vae_counts_dlib_global_steps(tmp_path):
   """dlib advances its global step once per optimizer: FactorVAE's 12 steps are 6 iterations."""
   model_dir = tmp_path / "factor"
   assert _train_cli(model_dir, "model.training_steps=12", "model.log_every=3",
-                    config="gin_configs/model/factor_vae.gin") == 0
+                    config="model/factor_vae.gin") == 0
   train_results = json.loads((model_dir / "results" / "json" / "train_results.json").read_text())
   assert train_results["global_step"] == 12
   model = keras.saving.load_model(str(model_dir / "model.keras"))
@@ -151,7 +151,7 @@ def test_bad_bindings_give_one_line_errors(tmp_path, capsys, binding, message):
 
 
 def test_missing_config_file(tmp_path, capsys):
-  assert _train_cli(tmp_path / "m", config="gin_configs/model/nope.gin") == 2
+  assert _train_cli(tmp_path / "m", config="model/nope.gin") == 2
   assert "nope.gin" in capsys.readouterr().err
 
 

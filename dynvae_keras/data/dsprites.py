@@ -153,9 +153,9 @@ class DSprites(GroundTruthData):
     self.source_files = [self.images.path] if self.images.path else []
     logger.info("%s: images from %s", type(self).__name__, self.source)
     if self.source.startswith("procedural"):
-      _warn_once("procedural", f"{type(self).__name__} uses the procedural dSprites ({self.source}), "
-                 f"not the official file (none at {files.data_path('dsprites', DSPRITES_NPZ)}); "
-                 f"results record this as dataset.source.")
+      _warn_once("procedural", f"No official dSprites file at "
+                 f"{files.data_path('dsprites', DSPRITES_NPZ)}: {type(self).__name__} uses the "
+                 f"{self.source}; results record it as dataset.source.")
 
   @property
   def num_factors(self):

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import os
 
+from dynvae_keras.errors import DynvaeError
+
 DATA_ROOT_ENV = "DISENTANGLEMENT_LIB_DATA"
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(DynvaeError, FileNotFoundError):
   """A data set's files are not where they are expected."""
 
 
-class UnknownDatasetError(ValueError):
+class UnknownDatasetError(DynvaeError, ValueError):
   """A data set name that is not one of dlib's names."""
 
 
-class DatasetFormatError(ValueError):
+class DatasetFormatError(DynvaeError, ValueError):
   """A data set's file exists but does not have the expected schema."""
 
 

@@ -20,10 +20,11 @@ import time
 import gin
 
 from dynvae_keras import atomic, results
+from dynvae_keras.errors import DynvaeError
 from dynvae_keras.export import saved_model
 
 
-class PipelineDirError(RuntimeError):
+class PipelineDirError(DynvaeError, RuntimeError):
   """An input directory of a pipeline step is missing or incomplete, or an output exists."""
 
 

@@ -13,11 +13,13 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import KFold
 
+from dynvae_keras.errors import DynvaeError
+
 #: Images per call to the representation function (dlib calls it with the metric's batch_size).
 ENCODE_BATCH = 4096
 
 
-class RepresentationError(ValueError):
+class RepresentationError(DynvaeError, ValueError):
   """The representation function returned something a metric cannot use."""
 
 
