@@ -6,7 +6,7 @@ import pytest
 from dynvae_keras import data
 
 PROCEDURAL = ["dsprites_full", "dsprites_noshape", "color_dsprites", "noisy_dsprites",
-              "scream_dsprites", "dummy_data"]
+              "scream_dsprites", "dummy_data", "rectangles"]
 
 
 @pytest.mark.parametrize("name", PROCEDURAL)
@@ -114,3 +114,24 @@ def test_array_ground_truth_data():
 def test_array_ground_truth_data_errors(images, labels, match):
   with pytest.raises(ValueError, match=match):
     data.ArrayGroundTruthData(images, labels)
+
+
+def test_rectangles_area_is_width_times_height_within_each_class():
+  ds = data.Rectangles(size=32, num_values=4)
+  factors = np.array([[0, 0], [3, 0], [0, 3], [3, 3]] * 50)
+  images = ds.sample_observations_from_factors(factors, np.random.RandomState(0))[..., 0]
+  # The image is the outer product of a row and a column coverage profile (anti-aliased edges).
+  np.testing.assert_allclose(images, images.max(axis=2, keepdims=True) * images.max(axis=1, keepdims=True),
+                             atol=1e-6)
+  # Half-sides as fractions of the side: the column (row) profile sums to the width (height).
+  half = np.stack([images.max(axis=1).sum(axis=1), images.max(axis=2).sum(axis=1)], axis=1) / (2 * 32)
+  for k, (low, high) in enumerate(data.rectangles.HALF_SIDE_RANGES):
+    width = (high - low) / 4
+    smallest, largest = half[factors[:, k] == 0, k], half[factors[:, k] == 3, k]
+    assert smallest.min() >= low - 1e-6 and smallest.max() <= low + width + 1e-6
+    assert largest.min() >= high - width - 1e-6 and largest.max() <= high + 1e-6
+    assert np.ptp(smallest) > width / 2  # continuous within a class, not one image per class
+  with pytest.raises(ValueError, match="num_values"):
+    data.Rectangles(num_values=1)
+  with pytest.raises(ValueError, match="half_side_ranges"):
+    data.Rectangles(half_side_ranges=((0.1, 0.6), (0.2, 0.3)))

@@ -29,6 +29,9 @@ class TestBuilding:
   def test_fc_architectures_and_discriminator(self):
     assert models.architectures.fc_encoder((64, 64, 1), 5).outputs[0].shape == (None, 5)
     assert models.architectures.fc_decoder(5, (64, 64, 1)).output.shape == (None, 64, 64, 1)
+    encoder = models.architectures.mlp_encoder((32, 32, 1), 5)
+    assert [l.units for l in encoder.layers if isinstance(l, keras.layers.Dense)] == [256, 256, 5, 5]
+    assert models.architectures.mlp_decoder(5, (32, 32, 1)).output.shape == (None, 32, 32, 1)
     disc = models.architectures.fc_discriminator(5)
     assert disc.output.shape == (None, 2)
     assert sum(isinstance(l, keras.layers.Dense) for l in disc.layers) == 7

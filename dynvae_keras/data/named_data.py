@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gin
 
-from dynvae_keras.data import dsprites, dummy, file_datasets, files
+from dynvae_keras.data import dsprites, dummy, file_datasets, files, rectangles
 
 _BUILDERS = {
     "dsprites_full": lambda: dsprites.DSprites([1, 2, 3, 4, 5]),
@@ -19,6 +19,8 @@ _BUILDERS = {
     "mpi3d_real": lambda: file_datasets.MPI3D("mpi3d_real"),
     "shapes3d": file_datasets.Shapes3D,
     "dummy_data": dummy.DummyData,
+    # Not in dlib: a two-factor toy that disentangles in seconds (see `rectangles`).
+    "rectangles": rectangles.Rectangles,
 }
 
 #: Every name `get_named_ground_truth_data` accepts.

@@ -2,7 +2,8 @@
 
 Each builder is registered under dlib's gin name (`@conv_encoder`, `@deconv_decoder`,
 `@fc_encoder`, `@fc_decoder`, `@fc_discriminator`) and in :data:`ARCHITECTURES`, so models
-can store the architecture by name in their config.
+can store the architecture by name in their config. `@mlp_encoder`/`@mlp_decoder` are a small
+pair of our own for toy data (`dynvae_keras.data.Rectangles`) and tests.
 
 Encoders map images (B, H, W, C) in [0, 1] to `(z_mean, z_logvar)`, each (B, num_latent);
 decoders map latents (B, num_latent) to image logits (B, H, W, C); the discriminator maps
@@ -78,6 +79,36 @@ def fc_decoder(num_latent, output_shape, name="decoder"):
   return keras.Model(latents, logits, name=name)
 
 
+#: Units of each hidden layer of the small MLP pair.
+MLP_UNITS = (256, 256)
+
+
+@gin.configurable("mlp_encoder", allowlist=[])
+def mlp_encoder(input_shape, num_latent, name="encoder"):
+  """Small fully connected encoder (not in dlib): dense 256, 256 (ReLU) → mean, logvar.
+
+  For toy data and tests, e.g. `Rectangles` at 32×32: a batch-64 step costs a few
+  milliseconds on a CPU, against ~100 ms for dlib's `fc_encoder`/`fc_decoder`.
+  """
+  images = keras.Input(shape=tuple(input_shape), name="images")
+  h = layers.Flatten()(images)
+  for i, units in enumerate(MLP_UNITS, start=1):
+    h = layers.Dense(units, activation="relu", name=f"e{i}")(h)
+  return _gaussian_encoder_model(images, h, num_latent, name)
+
+
+@gin.configurable("mlp_decoder", allowlist=[])
+def mlp_decoder(num_latent, output_shape, name="decoder"):
+  """Small fully connected decoder (not in dlib): dense 256, 256 (ReLU) → dense H·W·C logits."""
+  latents = keras.Input(shape=(num_latent,), name="latent_vectors")
+  h = latents
+  for i, units in enumerate(MLP_UNITS, start=1):
+    h = layers.Dense(units, activation="relu", name=f"d{i}")(h)
+  h = layers.Dense(int(np.prod(output_shape)), name=f"d{len(MLP_UNITS) + 1}")(h)
+  logits = layers.Reshape(tuple(output_shape))(h)
+  return keras.Model(latents, logits, name=name)
+
+
 @gin.configurable("fc_discriminator", allowlist=[])
 def fc_discriminator(num_latent, name="discriminator"):
   """FactorVAE discriminator: 6 × dense 1000 (leaky ReLU, slope 0.2 as tf.nn.leaky_relu) → 2 logits.
@@ -102,6 +133,8 @@ ARCHITECTURES = {
     "fc_encoder": fc_encoder,
     "deconv_decoder": deconv_decoder,
     "fc_decoder": fc_decoder,
+    "mlp_encoder": mlp_encoder,
+    "mlp_decoder": mlp_decoder,
     "fc_discriminator": fc_discriminator,
 }
 
