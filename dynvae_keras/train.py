@@ -29,6 +29,7 @@ from dynvae_keras import atomic, results
 from dynvae_keras.data import input_pipeline, named_data, provenance
 from dynvae_keras.data_parallel import data_parallel_scope
 from dynvae_keras.errors import DynvaeError, TrainingDataError
+from dynvae_keras.evaluation import training_metrics
 from dynvae_keras.models import factories, precision
 from dynvae_keras.train_callbacks import (AtomicCheckpoint, FiniteLossGuard, IntervalCSVLogger,
                                           IntervalTensorBoard)
@@ -160,19 +161,21 @@ def _training_stream(data, batch_size, num_batches, seed, start_step, device_inp
                                       chunk=max(steps_per_execution, 100 // steps_per_execution * steps_per_execution))
 
 
-def training_callbacks(model_dir, interval, checkpoint_every):
-  """The driver's callbacks: NaN guard, CSV log, TensorBoard events (where TensorFlow is
-  installed) and atomic checkpoints; all act at interval (Keras epoch) ends only, so `fit` never
-  waits for the device after a compiled call."""
+def training_callbacks(model_dir, interval, checkpoint_every, metrics=None):
+  """The driver's callbacks: NaN guard, disentanglement metrics (a `DisentanglementMetrics`, or
+  None), CSV log, TensorBoard events (where TensorFlow is installed) and atomic checkpoints;
+  all act at interval (Keras epoch) ends only, so `fit` never waits for the device after a
+  compiled call."""
   callbacks = [
       FiniteLossGuard(interval),
+      *([metrics] if metrics is not None else []),
       IntervalCSVLogger(os.path.join(model_dir, "logs", "metrics.csv"), interval),
       AtomicCheckpoint(os.path.join(model_dir, CHECKPOINT), checkpoint_every, interval,
                        on_save=lambda step: atomic.save_json(
                            os.path.join(model_dir, CHECKPOINT_STATE), {"step": step})),
   ]
   if _has_tensorflow():
-    callbacks.insert(2, IntervalTensorBoard(os.path.join(model_dir, "logs")))
+    callbacks.insert(len(callbacks) - 1, IntervalTensorBoard(os.path.join(model_dir, "logs")))
   else:
     logger.warning("TensorFlow is not installed: no TensorBoard events (Keras writes them with "
                    "tf.summary); logs/metrics.csv has every logged value.")
@@ -184,7 +187,8 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
           random_seed=gin.REQUIRED, batch_size=gin.REQUIRED, eval_steps=1000, name="",
           model_num=None, log_every=100, checkpoint_every=1000, steps_per_execution=1,
           jit_compile="auto", verbose="auto", deterministic=False, device_input=False,
-          device_pool_size=None, data_parallel=False, dtype_policy=None):
+          device_pool_size=None, data_parallel=False, dtype_policy=None, eval_metrics=None,
+          eval_metrics_every=None):
   """Trains `model` on the gin-configured `dataset.name` and writes `model_dir` (see module doc).
 
   Args:
@@ -217,6 +221,11 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
       'mixed_bfloat16' computes the networks in bfloat16 with float32 variables, losses and β
       controllers (fast on GPUs and TPUs, slow on most CPUs); 'float32'; None (default) keeps
       the global policy. It is saved with the model, so a resumed run keeps it.
+    eval_metrics: dlib metric functions scored during training, e.g. `[@mig, @dci]` (their gin
+      bindings set the sample sizes: `mig.num_train = 1000`); logged as `<metric>/<key>` in
+      logs/metrics.csv and TensorBoard (`dynvae_keras.evaluation.training_metrics`).
+    eval_metrics_every: steps between those evaluations (at the end of the first logging
+      interval reaching each multiple); required with `eval_metrics`.
 
   Returns:
     The train results dict.
@@ -237,6 +246,11 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
             "float32's range and needs none)" if "float16" in str(dtype_policy) else "")
     raise ConfigValueError(f"model.dtype_policy must be one of {precision.SUPPORTED_POLICIES} or "
                            f"None; got {dtype_policy!r}{hint}.")
+  if bool(eval_metrics) != (eval_metrics_every is not None):
+    raise ConfigValueError("model.eval_metrics and model.eval_metrics_every go together: e.g. "
+                           "model.eval_metrics = [@mig] and model.eval_metrics_every = 1000.")
+  if eval_metrics_every is not None:
+    eval_metrics_every = _integer("eval_metrics_every", eval_metrics_every, 1)
   resume_step = _prepare_model_dir(model_dir, overwrite)
   keras.utils.set_random_seed(random_seed)
   if deterministic and keras.backend.backend() == "tensorflow":
@@ -271,7 +285,9 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
       os.makedirs(model_dir, exist_ok=True)
 
     remaining = iterations - initial_step
-    callbacks = training_callbacks(model_dir, interval, checkpoint_every)
+    metrics = (training_metrics.DisentanglementMetrics(data, eval_metrics, eval_metrics_every, interval)
+               if eval_metrics else None)
+    callbacks = training_callbacks(model_dir, interval, checkpoint_every, metrics)
     if verbose == "auto":
       verbose = 1 if sys.stdout.isatty() else 2
     if remaining > 0:

@@ -29,6 +29,10 @@ def _to_float(value):
 class IntervalCSVLogger(keras.callbacks.Callback):
   """Appends one row per logging interval to a CSV: `step` and every logged value.
 
+  Values logged only at some intervals (disentanglement metrics every N steps) leave their
+  cells empty elsewhere; a column first logged after the header was written is added to it
+  (the file is rewritten atomically with the wider header).
+
   Args:
     path: CSV file (created, or appended to when resuming).
     steps_per_interval: training steps per Keras epoch.
@@ -41,15 +45,25 @@ class IntervalCSVLogger(keras.callbacks.Callback):
   def on_epoch_end(self, epoch, logs=None):
     logs = {k: _to_float(v) for k, v in (logs or {}).items()}
     row = {"step": (epoch + 1) * self.steps_per_interval, **logs}
-    exists = os.path.exists(self.path)
-    if exists:
+    rows, header = [], []
+    if os.path.exists(self.path):
       with open(self.path, newline="", encoding="utf-8") as f:
-        header = next(csv.reader(f), None)
-    fields = header if exists and header else list(row)
+        reader = csv.DictReader(f)
+        header = list(reader.fieldnames or [])
+        new_columns = [k for k in row if k not in header]
+        if new_columns:
+          rows = list(reader)
+    new_columns = [k for k in row if k not in header]
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    if header and new_columns:  # rewrite with the wider header
+      with atomic.atomic_file(self.path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header + new_columns)
+        writer.writeheader()
+        writer.writerows(rows + [row])
+      return
     with open(self.path, "a", newline="", encoding="utf-8") as f:
-      writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-      if not exists or not header:
+      writer = csv.DictWriter(f, fieldnames=header or list(row), extrasaction="ignore")
+      if not header:
         writer.writeheader()
       writer.writerow(row)
 

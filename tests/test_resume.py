@@ -1,4 +1,5 @@
-"""Kill a training run (SIGKILL, in a subprocess) and resume it: the trajectory continues exactly."""
+"""Kill a training run (SIGKILL, in a subprocess) and resume it: the trajectory continues exactly,
+and so do the disentanglement scores logged during training."""
 
 import csv
 import json
@@ -16,7 +17,8 @@ BINDINGS = ["model.training_steps = 60", "model.log_every = 10", "model.checkpoi
             "model.batch_size = 16", "model.eval_steps = 2", "encoder.num_latent = 4",
             "model.deterministic = True", "hybrid_annealing_setpoint.period = 10",
             "hybrid_annealing_setpoint.ramp = 5", "hybrid_annealing_setpoint.step = 1.0",
-            "AdamOptimizer.learning_rate = 0.001"]
+            "AdamOptimizer.learning_rate = 0.001", "model.eval_metrics = [@mig]",
+            "model.eval_metrics_every = 20", "mig.num_train = 200", "mig.batch_size = 64"]
 
 
 def _command(model_dir):
@@ -33,7 +35,7 @@ def _env():
 
 def _rows(model_dir):
   with open(os.path.join(model_dir, "logs", "metrics.csv"), newline="") as f:
-    return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    return [{k: float(v) if v != "" else None for k, v in r.items()} for r in csv.DictReader(f)]
 
 
 def test_killed_run_resumes_with_the_same_trajectory(tmp_path):
@@ -62,6 +64,10 @@ def test_killed_run_resumes_with_the_same_trajectory(tmp_path):
   for a, b in zip(expected, got):
     for key in ("beta", "kl_loss", "loss", "kl_setpoint", "kl_feedback", "i_term"):
       assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-9), (a["step"], key)
+  scores = {int(r["step"]): r["mig/discrete_mig"] for r in expected if r["mig/discrete_mig"] is not None}
+  assert sorted(scores) == [20, 40, 60]
+  assert {int(r["step"]): r["mig/discrete_mig"] for r in got if r["mig/discrete_mig"] is not None} == \
+      pytest.approx(scores, rel=1e-9)
   train_results = json.loads((resumed / "results" / "json" / "train_results.json").read_text())
   assert train_results["global_step"] == 60
 

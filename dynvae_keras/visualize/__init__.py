@@ -9,7 +9,9 @@ Writes, atomically:
 * `traversals/<style>_<k>.gif` for styles `std_gaussian`, `fitted_gaussian`, `interval` and
   `num_animations` base codes: each frame a row per latent, that latent moved along the style's
   values; `traversals/<style>_<k>.png`: the same as one static grid (latents × values);
-* `training_curves.png`: β, KL and (for controlled models) the set point over training.
+* `training_curves.png`: β, KL and (for controlled models) the set point over training;
+* `metric_curves.png`: the disentanglement scores logged during training
+  (`model.eval_metrics`) against the step, when there are any.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def visualize(model_dir, output_dir, overwrite=False, seed=0, num_pics=16, num_a
 
     log_path = os.path.join(model_dir, "logs", "metrics.csv")
     if os.path.isfile(log_path):
-      curves.plot_control_curves(curves.read_log(log_path), out("training_curves.png"),
-                                 title=os.path.basename(os.path.abspath(model_dir)))
+      log = curves.read_log(log_path)
+      title = os.path.basename(os.path.abspath(model_dir))
+      curves.plot_control_curves(log, out("training_curves.png"), title=title)
+      if curves.metric_columns(log):
+        curves.plot_metric_curves(log, out("metric_curves.png"), title=title)
   return written
