@@ -26,6 +26,12 @@ def _to_float(value):
   return float(keras.ops.convert_to_numpy(value))
 
 
+def reaches_multiple(step, steps_per_interval, every_steps):
+  """Whether the interval ending at `step` reached a multiple of `every_steps` (the first
+  interval end at or after each multiple, when intervals do not divide `every_steps`)."""
+  return step // every_steps != (step - steps_per_interval) // every_steps
+
+
 class IntervalCSVLogger(keras.callbacks.Callback):
   """Appends one row per logging interval to a CSV: `step` and every logged value.
 
@@ -45,15 +51,14 @@ class IntervalCSVLogger(keras.callbacks.Callback):
   def on_epoch_end(self, epoch, logs=None):
     logs = {k: _to_float(v) for k, v in (logs or {}).items()}
     row = {"step": (epoch + 1) * self.steps_per_interval, **logs}
-    rows, header = [], []
+    rows, header, new_columns = [], [], []
     if os.path.exists(self.path):
       with open(self.path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         header = list(reader.fieldnames or [])
         new_columns = [k for k in row if k not in header]
-        if new_columns:
+        if header and new_columns:  # only then are the earlier rows needed
           rows = list(reader)
-    new_columns = [k for k in row if k not in header]
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
     if header and new_columns:  # rewrite with the wider header
       with atomic.atomic_file(self.path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
@@ -108,7 +113,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
   def on_epoch_end(self, epoch, logs=None):
     step = (epoch + 1) * self.steps_per_interval
     self._last_step = step
-    if step // self.every_steps != (step - self.steps_per_interval) // self.every_steps:
+    if reaches_multiple(step, self.steps_per_interval, self.every_steps):
       self.save(step)
 
   def on_train_end(self, logs=None):

@@ -17,6 +17,7 @@ import numpy as np
 
 from dynvae_keras.evaluation.metrics import METRICS
 from dynvae_keras.export.representation import representation_function_from_model
+from dynvae_keras.train_callbacks import reaches_multiple
 
 #: Logged with the scores: wall time of one evaluation of all metrics, in seconds.
 SECONDS_KEY = "eval_metrics_seconds"
@@ -98,6 +99,5 @@ class DisentanglementMetrics(keras.callbacks.Callback):
 
   def on_epoch_end(self, epoch, logs=None):
     step = (epoch + 1) * self.steps_per_interval
-    if logs is None or step // self.every_steps == (step - self.steps_per_interval) // self.every_steps:
-      return
-    logs.update(self.scores())
+    if logs is not None and reaches_multiple(step, self.steps_per_interval, self.every_steps):
+      logs.update(self.scores())

@@ -23,6 +23,16 @@ def read_log(path):
           for key in rows[0]}
 
 
+def _save_figure(fig, path, title):
+  """Titles, lays out, writes (PNG, 100 dpi) and closes `fig`; returns `path`."""
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+  return path
+
+
 def metric_columns(log):
   """The logged disentanglement scores (`<metric>/<key>` columns), in log order."""
   return [key for key in log if "/" in key]
@@ -44,12 +54,7 @@ def plot_metric_curves(log, path, title=""):
     ax.set_ylabel(metric)
     ax.legend(loc="best", fontsize="small")
   axes[-1, 0].set_xlabel("training step")
-  if title:
-    fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-  return path
+  return _save_figure(fig, path, title)
 
 
 def plot_control_curves(log, path, title=""):
@@ -69,9 +74,4 @@ def plot_control_curves(log, path, title=""):
   bottom.set_xlabel("training step")
   bottom.set_ylabel("KL (nats, summed over latents)")
   bottom.legend(loc="lower right")
-  if title:
-    fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-  return path
+  return _save_figure(fig, path, title)
