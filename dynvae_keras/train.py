@@ -25,7 +25,7 @@ import gin
 import keras
 import numpy as np
 
-from dynvae_keras import atomic, results
+from dynvae_keras import atomic, cpu_runtime, results
 from dynvae_keras.data import input_pipeline, named_data, provenance
 from dynvae_keras.data_parallel import data_parallel_scope
 from dynvae_keras.errors import DynvaeError, TrainingDataError
@@ -284,6 +284,7 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
       initial_step = 0
       os.makedirs(model_dir, exist_ok=True)
 
+    logger.info("Training with %s.", cpu_runtime.summary(model.dtype_policy.name))
     remaining = iterations - initial_step
     metrics = (training_metrics.DisentanglementMetrics(data, eval_metrics, eval_metrics_every, interval)
                if eval_metrics else None)

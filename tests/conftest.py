@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+import dynvae_keras  # noqa: F401  (its CPU kernel defaults apply only before TensorFlow loads)
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"  # test data kept in the repository (tests/data/README.md)
 SHARED = pathlib.Path(os.environ.get("DYNVAE_SHARED", REPO.parent / "shared"))

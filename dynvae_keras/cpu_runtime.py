@@ -1,0 +1,66 @@
+"""The CPU kernels and thread pools training runs with, and the one-line summary `dynvae train` logs.
+
+TensorFlow's x86 wheels turn on their oneDNN kernels by default only on CPUs with AVX512-VNNI,
+AVX512-BF16 or AMX. On other x86 CPUs (AVX2 servers and laptops) its own kernels run, and a
+training step of dlib's conv VAE takes 1.55× as long (2-core AMD EPYC, AVX2,
+`python bench/cpu_throughput.py`, docs/performance.md). Importing `dynvae_keras` therefore sets
+``TF_ENABLE_ONEDNN_OPTS=1`` unless the environment already sets it (``TF_ENABLE_ONEDNN_OPTS=0``
+keeps TensorFlow's own kernels). The variable is read when TensorFlow loads, so it has no effect
+in a process that imported TensorFlow first; `summary()` says which kernels actually run.
+
+oneDNN computes convolutions in a different summation order: results differ from TensorFlow's
+own kernels by float rounding, and are reproducible run to run (`model.deterministic`).
+"""
+
+from __future__ import annotations
+
+import os
+
+#: TensorFlow's switch for its oneDNN kernels, read once when TensorFlow is imported.
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+
+
+def prefer_onednn():
+  """Asks TensorFlow for its oneDNN kernels unless the environment decided already.
+
+  Only effective before TensorFlow is imported; `dynvae_keras/__init__.py` calls it."""
+  os.environ.setdefault(ONEDNN_VARIABLE, "1")
+
+
+def onednn_enabled():
+  """True/False: whether the loaded TensorFlow runs its oneDNN kernels; None if unknown."""
+  try:
+    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  try:
+    return bool(_pywrap_util_port.IsMklEnabled())
+  except AttributeError:  # a TensorFlow without the query
+    return None
+
+
+def summary(dtype_policy=None) -> str:
+  """One line: backend, precision policy, CPU kernels and thread pools of this process.
+
+  Args:
+    dtype_policy: the model's Keras dtype policy name (None: the global policy).
+  """
+  import keras  # pylint: disable=g-import-not-at-top
+  backend = keras.backend.backend()
+  policy = dtype_policy or keras.mixed_precision.dtype_policy().name
+  parts = [f"backend {backend}", f"precision {policy}"]
+  if backend == "tensorflow":
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    enabled = onednn_enabled()
+    kernels = {True: "oneDNN", False: "TensorFlow's own", None: "unknown"}[enabled]
+    if enabled is False and os.environ.get(ONEDNN_VARIABLE) == "1":
+      kernels += " (TensorFlow was imported before dynvae_keras, so TF_ENABLE_ONEDNN_OPTS=1 came too late)"
+    intra = tf.config.threading.get_intra_op_parallelism_threads()
+    inter = tf.config.threading.get_inter_op_parallelism_threads()
+    parts += [f"CPU kernels {kernels}",
+              f"threads intra-op {intra or os.cpu_count()} inter-op {inter or os.cpu_count()}"
+              + (" (TensorFlow's default: one per core)" if not intra and not inter else "")]
+  elif backend == "torch":
+    import torch  # pylint: disable=g-import-not-at-top
+    parts.append(f"threads {torch.get_num_threads()}")
+  return ", ".join(parts)

@@ -1,0 +1,36 @@
+"""The CPU path `dynvae train` chooses: TensorFlow's oneDNN kernels, and the one-line summary of
+the settings it logs."""
+
+import platform
+
+import pytest
+
+from conftest import run_python
+
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+ONEDNN_QUERY = """
+import os, dynvae_keras, tensorflow as tf
+from dynvae_keras import cpu_runtime
+print("RESULT", cpu_runtime.onednn_enabled(), os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
+"""
+
+
+@pytest.mark.skipif(not X86, reason="TensorFlow's oneDNN switch is checked on x86 CPUs")
+def test_importing_dynvae_keras_turns_on_onednn_unless_the_user_chose():
+  # The child inherits this process's environment; each case sets or removes the variable first.
+  assert run_python(ONEDNN_QUERY, "tensorflow", env={"TF_ENABLE_ONEDNN_OPTS": "0"}).split("RESULT")[1].split() \
+      == ["False", "0"]
+  code = "import os; os.environ.pop('TF_ENABLE_ONEDNN_OPTS', None)\n" + ONEDNN_QUERY
+  assert run_python(code, "tensorflow").split("RESULT")[1].split() == ["True", "1"]
+  late = ("import os; os.environ.pop('TF_ENABLE_ONEDNN_OPTS', None)\nimport tensorflow, keras\n"
+          "from dynvae_keras import cpu_runtime\nprint('RESULT', cpu_runtime.summary())")
+  summary = run_python(late, "tensorflow").split("RESULT", 1)[1]
+  assert "CPU kernels TensorFlow's own" in summary and "came too late" in summary
+
+
+def test_summary_names_backend_precision_kernels_and_threads():
+  from dynvae_keras import cpu_runtime
+  line = cpu_runtime.summary("mixed_bfloat16")
+  assert line.startswith("backend tensorflow, precision mixed_bfloat16, CPU kernels ")
+  assert "threads intra-op" in line and "inter-op" in line
