@@ -113,7 +113,7 @@ def main(argv=None):
   rows = [("direct (anchor)", direct_run()), ("fit, shuffle=False", fit_run(shuffle=False)),
           ("fit, defaults", fit_run())]
   if importlib.util.find_spec("tensorflow") is not None:
-    from dynvae_keras.train_callbacks import IntervalTensorBoard  # pylint: disable=g-import-not-at-top
+    from dynvae_keras.pipeline.callbacks import IntervalTensorBoard  # pylint: disable=g-import-not-at-top
     log_dir = tempfile.mkdtemp(prefix="fit_overhead_tb")
     rows += [("fit+keras TB", fit_run(shuffle=False, callbacks=[keras.callbacks.TensorBoard(
                  os.path.join(log_dir, "keras"), update_freq="epoch", write_graph=False)])),

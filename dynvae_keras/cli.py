@@ -25,7 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _train(args):
-  from dynvae_keras import gin_utils, train  # pylint: disable=g-import-not-at-top
+  from dynvae_keras import gin_utils  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.pipeline import train  # pylint: disable=g-import-not-at-top
   gin_utils.parse(args.gin_config, args.gin_bindings)
   results = train.train(args.model_dir, overwrite=args.overwrite)
   print(f"Trained model written to {args.model_dir}")
@@ -74,7 +75,7 @@ def _visualize(args):
 
 
 def _study(args):
-  from dynvae_keras import study  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.pipeline import study  # pylint: disable=g-import-not-at-top
   if args.model_nums:
     numbers = parse_model_nums(args.model_nums)
   elif args.model_num is not None:
@@ -102,21 +103,21 @@ def parse_model_nums(text):
 
 
 def _report(args):
-  from dynvae_keras import study_report  # pylint: disable=g-import-not-at-top
-  _, table = study_report.report(args.study, args.study_dir, args.output_dir,
+  from dynvae_keras.pipeline import report  # pylint: disable=g-import-not-at-top
+  _, table = report.report(args.study, args.study_dir, args.output_dir,
                                  overwrite=args.overwrite, traversals=not args.no_traversals)
   print(table)
   print(f"Report written to {args.output_dir}")
 
 
 def _calibrate(args):
-  from dynvae_keras import calibrate  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.pipeline import calibrate  # pylint: disable=g-import-not-at-top
   print(calibrate.calibrate(args.model_dir, args.target_steps, args.gin_config, args.gin_bindings,
                             step=args.step))
 
 
 def _demo(args):
-  from dynvae_keras import demo  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.pipeline import demo  # pylint: disable=g-import-not-at-top
   demo.run(args.output_dir, overwrite=args.overwrite, steps=args.steps)
 
 

@@ -31,15 +31,16 @@ class _GinSearchNoise(logging.Filter):
 
 
 def register_configurables():
-  """Imports every module that defines gin configurables."""
+  """Imports the library modules that define gin configurables (data sets, models, metrics,
+  postprocessing). The pipeline's own configurables (`model.*` of `dynvae_keras.pipeline.train`,
+  `study.*` of `dynvae_keras.pipeline.study`) are registered by importing those modules, which
+  every caller that parses their configs does first; this module knows no pipeline module."""
   # pylint: disable=g-import-not-at-top,unused-import
   import dynvae_keras.data.named_data
   import dynvae_keras.evaluation.evaluate
   import dynvae_keras.evaluation.metrics
   import dynvae_keras.evaluation.postprocess
   import dynvae_keras.models.factories
-  import dynvae_keras.study
-  import dynvae_keras.train
 
 
 def packaged_configs(kind=None):
@@ -67,7 +68,11 @@ def resolve_config_path(path):
 
 
 def parse(config_files=(), bindings=()):
-  """Clears gin and parses `config_files` then `bindings`; raises GinConfigError with a one-line message."""
+  """Clears gin and parses `config_files` then `bindings`; raises GinConfigError with a one-line message.
+
+  The config is left unlocked (gin's `finalize_config=False`: this library registers no finalize
+  hooks), so a module with configurables imported after a parse, such as a pipeline module
+  first imported by a later command in the same process, can still register them."""
   register_configurables()
   for handler in logging.getLogger().handlers:
     if not any(isinstance(f, _GinSearchNoise) for f in handler.filters):
@@ -77,7 +82,7 @@ def parse(config_files=(), bindings=()):
     gin.add_config_file_search_path(root)
   files = [resolve_config_path(p) for p in config_files or ()]
   try:
-    gin.parse_config_files_and_bindings(files, list(bindings or ()))
+    gin.parse_config_files_and_bindings(files, list(bindings or ()), finalize_config=False)
   except (ValueError, KeyError, TypeError, SyntaxError, IOError) as e:
     message = str(e).strip().splitlines()
     raise GinConfigError(f"Invalid gin configuration: {message[0] if message else type(e).__name__}"

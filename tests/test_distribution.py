@@ -120,7 +120,7 @@ backend = os.environ["KERAS_BACKEND"]
 import numpy as np, keras
 from dynvae_keras import models
 from dynvae_keras.data import get_named_ground_truth_data, training_input
-from dynvae_keras.data_parallel import data_parallel_scope
+from dynvae_keras.pipeline.data_parallel import data_parallel_scope
 from dynvae_keras.models import factories
 data = get_named_ground_truth_data("dsprites_full")
 ALL = {"BetaVAE": (models.BetaVAE, {"beta": 4.0}), "AnnealedVAE": (models.AnnealedVAE, {}),

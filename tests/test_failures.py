@@ -4,10 +4,11 @@ import keras
 import numpy as np
 import pytest
 
-from dynvae_keras import cli, train
+from dynvae_keras import cli
+from dynvae_keras.pipeline import train
 from dynvae_keras.data.files import DatasetNotFoundError
 from dynvae_keras.errors import DynvaeError, TrainingDataError
-from dynvae_keras.train_callbacks import FiniteLossGuard, NonFiniteLossError
+from dynvae_keras.pipeline.callbacks import FiniteLossGuard, NonFiniteLossError
 
 
 def test_nan_loss_stops_with_the_step_and_last_finite_values():
@@ -22,7 +23,7 @@ def test_nan_loss_stops_with_the_step_and_last_finite_values():
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
   # The guard runs before the checkpoint callback (as in train.train), so the interval that
   # produced NaN is never saved and the previous checkpoint stays loadable.
-  from dynvae_keras.train_callbacks import AtomicCheckpoint
+  from dynvae_keras.pipeline.callbacks import AtomicCheckpoint
   x = np.ones((30, 2), "float32")
   y = np.concatenate([np.zeros((10, 1)), np.full((20, 1), np.nan)]).astype("float32")
   model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])

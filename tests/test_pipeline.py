@@ -251,7 +251,7 @@ def test_study_crash_mid_step_then_rerun_completes(tmp_path, capsys):
 
 
 def test_calibrate_proposes_a_schedule_from_a_beta_one_run(tmp_path, capsys, pipeline):
-  from dynvae_keras import calibrate  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.pipeline import calibrate  # pylint: disable=g-import-not-at-top
   run = tmp_path / "vae"
   assert cli.main(["calibrate", "--model_dir", str(run), "--target_steps", "30000",
                    "--gin_config", "model/vae.gin", *TINY]) == 0

@@ -6,7 +6,8 @@ import json
 import imageio.v2 as imageio
 import pytest
 
-from dynvae_keras import cli, study
+from dynvae_keras import cli
+from dynvae_keras.pipeline import study
 from dynvae_keras.gin_utils import GinConfigError
 
 STUDY = """

@@ -4,7 +4,8 @@ import csv
 import gzip
 import pathlib
 
-from dynvae_keras import gin_utils, study
+from dynvae_keras import gin_utils
+from dynvae_keras.pipeline import study
 
 DATA = pathlib.Path(__file__).parent / "data"
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import run_python_result
-from dynvae_keras import cli, gin_utils, models, train
+from dynvae_keras import cli, gin_utils, models
+from dynvae_keras.pipeline import train
 
 MODEL_CONFIGS = {
     "vae.gin": (models.BetaVAE, {"beta": 1.0}),
@@ -187,7 +188,7 @@ def test_tensorboard_events_once_per_interval_and_no_per_step_work(tmp_path):
 
 ASYNC_TRAIN = r"""
 import json, os, keras
-from dynvae_keras import train
+from dynvae_keras.pipeline import train
 callbacks = train.training_callbacks({model_dir!r}, interval=4, checkpoint_every=4)
 async_train = lambda callbacks: keras.callbacks.CallbackList(callbacks)._async_train
 keras_tensorboard = keras.callbacks.TensorBoard(os.path.join({model_dir!r}, "logs"), update_freq="epoch")

@@ -17,7 +17,12 @@ import numpy as np
 
 from dynvae_keras.evaluation.metrics import METRICS
 from dynvae_keras.export.representation import representation_function_from_model
-from dynvae_keras.train_callbacks import reaches_multiple
+
+def reaches_multiple(step, steps_per_interval, every_steps):
+  """Whether the interval ending at `step` reached a multiple of `every_steps` (the first
+  interval end at or after each multiple, when intervals do not divide `every_steps`)."""
+  return step // every_steps != (step - steps_per_interval) // every_steps
+
 
 #: Logged with the scores: wall time of one evaluation of all metrics, in seconds.
 SECONDS_KEY = "eval_metrics_seconds"

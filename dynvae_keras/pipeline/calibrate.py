@@ -73,7 +73,8 @@ def gin_snippet(proposal, kl, source):
 
 def calibrate(model_dir, target_steps, gin_configs=(), gin_bindings=(), step=1.0, tail=0.1):
   """Trains the β = 1 run into `model_dir` unless it is finished, then returns the gin snippet."""
-  from dynvae_keras import gin_utils, train  # pylint: disable=g-import-not-at-top
+  from dynvae_keras import gin_utils  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.pipeline import train  # pylint: disable=g-import-not-at-top
   finished = os.path.isfile(os.path.join(model_dir, "results", "gin", "train.gin"))
   if not finished:
     if not gin_configs:

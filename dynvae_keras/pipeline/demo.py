@@ -30,7 +30,8 @@ DEMO_METRICS = {  # metric gin config: bindings reducing the sample sizes (the s
 
 
 def run(output_dir, overwrite=False, steps=None):
-  from dynvae_keras import gin_utils, train  # pylint: disable=g-import-not-at-top
+  from dynvae_keras import gin_utils  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.pipeline import train  # pylint: disable=g-import-not-at-top
   from dynvae_keras.data import dsprites_render, get_named_ground_truth_data  # pylint: disable=g-import-not-at-top
 
   print("== 1/3 procedural dSprites")

@@ -33,6 +33,8 @@ import gin
 
 from dynvae_keras import gin_utils
 from dynvae_keras.errors import DynvaeError
+from dynvae_keras.evaluation import evaluate, postprocess
+from dynvae_keras.pipeline import train
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +129,6 @@ def run_model(settings, point, output_dir, overwrite=False, stages=STAGES):
   `stages` = ("train",) trains only (e.g. on a GPU machine without TensorFlow); a later run with
   the default stages exports `tfhub/` if it is missing, then postprocesses and evaluates.
   """
-  from dynvae_keras import train  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.evaluation import evaluate, postprocess  # pylint: disable=g-import-not-at-top
   unknown = set(stages) - set(STAGES)
   if unknown:
     raise gin_utils.GinConfigError(f"Unknown study stage(s) {sorted(unknown)}; use {STAGES}.")

@@ -27,11 +27,11 @@ import numpy as np
 
 from dynvae_keras import atomic, cpu_runtime, results
 from dynvae_keras.data import input_pipeline, named_data, provenance
-from dynvae_keras.data_parallel import data_parallel_scope
+from dynvae_keras.pipeline.data_parallel import data_parallel_scope
 from dynvae_keras.errors import DynvaeError, TrainingDataError
 from dynvae_keras.evaluation import training_metrics
 from dynvae_keras.models import factories, precision
-from dynvae_keras.train_callbacks import (AtomicCheckpoint, FiniteLossGuard, IntervalCSVLogger,
+from dynvae_keras.pipeline.callbacks import (AtomicCheckpoint, FiniteLossGuard, IntervalCSVLogger,
                                           IntervalTensorBoard)
 
 logger = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
       path on a GPU/TPU. The stream differs from the host stream (JAX PRNG) but is as reproducible.
     device_pool_size: observations kept on the device; default all of the dataset's atoms
       (737,280 for dSprites: 3 GB), required for datasets without enumerable atoms.
-    data_parallel: train on every local device (`dynvae_keras.data_parallel`: JAX
+    data_parallel: train on every local device (`dynvae_keras.pipeline.data_parallel`: JAX
       `DataParallel`, TF `MirroredStrategy`); `batch_size` is the global batch and must split
       evenly. The same run on one device gives the same β trajectory (up to float rounding).
     dtype_policy: the model's Keras dtype policy (`dynvae_keras.models.precision`):

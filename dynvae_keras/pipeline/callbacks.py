@@ -16,6 +16,7 @@ import keras
 
 from dynvae_keras import atomic
 from dynvae_keras.errors import DynvaeError
+from dynvae_keras.evaluation.training_metrics import reaches_multiple
 
 
 class NonFiniteLossError(DynvaeError, FloatingPointError):
@@ -24,12 +25,6 @@ class NonFiniteLossError(DynvaeError, FloatingPointError):
 
 def _to_float(value):
   return float(keras.ops.convert_to_numpy(value))
-
-
-def reaches_multiple(step, steps_per_interval, every_steps):
-  """Whether the interval ending at `step` reached a multiple of `every_steps` (the first
-  interval end at or after each multiple, when intervals do not divide `every_steps`)."""
-  return step // every_steps != (step - steps_per_interval) // every_steps
 
 
 class IntervalCSVLogger(keras.callbacks.Callback):

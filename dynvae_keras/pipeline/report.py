@@ -31,7 +31,7 @@ import numpy as np
 
 from dynvae_keras import atomic
 from dynvae_keras.errors import DynvaeError
-from dynvae_keras.study import config_stem, load_study
+from dynvae_keras.pipeline.study import config_stem, load_study
 
 # (column label, metric config stem, result key)
 METRICS = (
