@@ -135,19 +135,30 @@ def test_cars3d_mat_files(data_root, monkeypatch):
       [factors[:, 1] * 10, factors[:, 0] * 50, factors[:, 2] * 100], 1))
 
 
-def test_mpi3d(data_root, monkeypatch):
-  monkeypatch.setitem(file_datasets.MPI3D_FACTOR_SIZES, "mpi3d_real", [2, 1, 2, 1, 1, 2, 2])
-  os.makedirs(data_root / "mpi3d_real")
-  np.savez(data_root / "mpi3d_real" / "mpi3d_real.npz", images=_coded_images(16, (64, 64, 3)))
-  ds = data.get_named_ground_truth_data("mpi3d_real")
-  factors, images = ds.sample(12, np.random.RandomState(0))
-  np.testing.assert_array_equal(_row_of(images), factors @ (16 // np.cumprod([2, 1, 2, 1, 1, 2, 2])))
+@pytest.mark.parametrize("mode", ["mpi3d_toy", "mpi3d_real"])
+def test_mpi3d_layout_is_chosen_by_the_image_count(data_root, monkeypatch, mode):
+  """dlib's subset (its sizes for every mode) and the full set load under dlib's names."""
+  monkeypatch.setattr(file_datasets, "MPI3D_LAYOUTS", (([2, 1, 2, 1, 1, 2, 2], "dlib's layout"),
+                                                       ([3, 1, 2, 1, 1, 2, 2], "the full set")))
+  for sizes, name in file_datasets.MPI3D_LAYOUTS:
+    count = int(np.prod(sizes))
+    os.makedirs(data_root / mode, exist_ok=True)
+    np.savez(data_root / mode / f"{mode}.npz", images=_coded_images(count, (64, 64, 3)))
+    ds = data.get_named_ground_truth_data(mode)
+    assert ds.factors_num_values == sizes and ds.layout == name and name in ds.source
+    factors, images = ds.sample(12, np.random.RandomState(0))
+    np.testing.assert_array_equal(_row_of(images), factors @ (count // np.cumprod(sizes)))
+
+
+def test_mpi3d_layouts_are_dlibs_and_the_full_set():
+  assert [int(np.prod(s)) for s, _ in file_datasets.MPI3D_LAYOUTS] == [460_800, 1_036_800]
+  assert file_datasets.MPI3D_LAYOUTS[0][0] == [4, 4, 2, 3, 3, 40, 40]  # dlib's sizes, every mode
 
 
 def test_mpi3d_wrong_image_count(data_root):
   os.makedirs(data_root / "mpi3d_toy")
   np.savez(data_root / "mpi3d_toy" / "mpi3d_toy.npz", images=np.zeros((5, 64, 64, 3), np.uint8))
-  with pytest.raises(ValueError, match="exactly one image"):
+  with pytest.raises(data.DatasetFormatError, match="5 images, which is neither MPI3D layout"):
     data.get_named_ground_truth_data("mpi3d_toy")
 
 

@@ -30,11 +30,16 @@ SMALLNORB_CHUNKS = ["5x46789x9x18x6x2x96x96-training", "5x01235x9x18x6x2x96x96-t
 CARS3D_FACTOR_SIZES = [4, 24, 183]  # elevation, azimuth, object
 CARS3D_DIR = "cars"
 
-MPI3D_FACTOR_SIZES = {
-    "mpi3d_toy": [4, 4, 2, 3, 3, 40, 40],
-    "mpi3d_realistic": [4, 4, 2, 3, 3, 40, 40],
-    "mpi3d_real": [6, 6, 2, 3, 3, 40, 40],
-}
+MPI3D_MODES = ("mpi3d_toy", "mpi3d_realistic", "mpi3d_real")
+#: MPI3D factor sizes (colour, shape, size, camera height, background, first DOF, second DOF),
+#: told apart by the file's image count. dlib's: the subset without held-out colour and shape
+#: values that its download fetched (460,800 images); dlib hard-codes these sizes for all three
+#: modes, so its files keep them and scores stay comparable. The full set hosted today for all
+#: three modes: 6 colours and 6 shapes (1,036,800 images), the same factor order.
+MPI3D_LAYOUTS = (
+    ([4, 4, 2, 3, 3, 40, 40], "dlib's layout, without held-out factor values"),
+    ([6, 6, 2, 3, 3, 40, 40], "the full set"),
+)
 
 
 def _log(data):
@@ -172,12 +177,13 @@ class MPI3D(IndexedImageData):
   """MPI3D (64×64×3): colour, shape, size, camera height, background colour, first/second DOF.
 
   Args:
-    mode: 'mpi3d_toy', 'mpi3d_realistic' or 'mpi3d_real'; reads `<mode>/<mode>.npz` (`images`).
+    mode: 'mpi3d_toy', 'mpi3d_realistic' or 'mpi3d_real'; reads `<mode>/<mode>.npz` (`images`),
+      either layout of `MPI3D_LAYOUTS` (chosen by the image count; `layout` and `source` say which).
   """
 
   def __init__(self, mode="mpi3d_toy"):
-    if mode not in MPI3D_FACTOR_SIZES:
-      raise ValueError(f"Unknown MPI3D mode '{mode}'; use one of {sorted(MPI3D_FACTOR_SIZES)}.")
+    if mode not in MPI3D_MODES:
+      raise ValueError(f"Unknown MPI3D mode '{mode}'; use one of {list(MPI3D_MODES)}.")
     path = files.data_path(mode, mode + ".npz")
     if not os.path.exists(path):
       raise files.missing_files_error(mode, [path], f"download {mode}.npz to {path}.")
@@ -186,7 +192,14 @@ class MPI3D(IndexedImageData):
       images = data["images"]
     images = images.reshape((-1,) + images.shape[-3:])
     _check_shape(path, images, (64, 64, 3))
-    sizes = MPI3D_FACTOR_SIZES[mode]
-    super().__init__(images, sizes, range(len(sizes)), source="real " + path)
+    layouts = {int(np.prod(sizes)): (sizes, name) for sizes, name in MPI3D_LAYOUTS}
+    if len(images) not in layouts:
+      accepted = "; ".join(f"{count:,} images: {name}, factor sizes {sizes}"
+                           for count, (sizes, name) in layouts.items())
+      raise files.DatasetFormatError(
+          f"{path} holds {len(images):,} images, which is neither MPI3D layout ({accepted}). "
+          f"Fix: use the complete {mode}.npz as downloaded.")
+    sizes, self.layout = layouts[len(images)]
+    super().__init__(images, sizes, range(len(sizes)), source=f"real {path} ({self.layout})")
     self.source_files = [path]
     _log(self)
