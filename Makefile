@@ -6,7 +6,7 @@ STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
 DEMO_DIR ?= demo_output
 STUDY_DIR ?= runs/controlled_beta_cpu
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=20
 
 # torch 2.13.0's CPU build (192 MB): exact, so that pip never picks a newer CUDA build.
 TORCH ?= torch==2.13.0

@@ -301,6 +301,7 @@ def _tiny_grid_data():
 
 @pytest.mark.parametrize("metric, bindings", [
     ("mig", ["mig.num_train=300"]),
+    ("infomec", ["infomec.num_train=300"]),
     ("beta_vae_sklearn", ["beta_vae_sklearn.num_train=40", "beta_vae_sklearn.num_eval=20",
                           "beta_vae_sklearn.batch_size=8"]),
 ])

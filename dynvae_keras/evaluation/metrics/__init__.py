@@ -8,13 +8,14 @@ representation function draws no randomness), which makes the scores identical f
 representation function that treats rows independently.
 """
 
-from dynvae_keras.evaluation.metrics import (beta_vae, dci, downstream_task, factor_vae, irs, mig,
-                                             modularity_explicitness, sap_score,
+from dynvae_keras.evaluation.metrics import (beta_vae, dci, downstream_task, factor_vae, infomec, irs,
+                                             mig, modularity_explicitness, sap_score,
                                              unsupervised_metrics, utils)
 from dynvae_keras.evaluation.metrics.beta_vae import compute_beta_vae_sklearn
 from dynvae_keras.evaluation.metrics.dci import compute_dci
 from dynvae_keras.evaluation.metrics.downstream_task import compute_downstream_task
 from dynvae_keras.evaluation.metrics.factor_vae import compute_factor_vae
+from dynvae_keras.evaluation.metrics.infomec import compute_infomec
 from dynvae_keras.evaluation.metrics.irs import compute_irs
 from dynvae_keras.evaluation.metrics.mig import compute_mig
 from dynvae_keras.evaluation.metrics.modularity_explicitness import compute_modularity_explicitness
@@ -32,10 +33,12 @@ METRICS = {
     # `unsupervised_metrics` stays the module (as in dlib); its function is the module's.
     "unsupervised_metrics": unsupervised_metrics.unsupervised_metrics,
     "downstream_task": compute_downstream_task,
+    # Beyond dlib's set (not in dlib; same signature and conventions).
+    "infomec": compute_infomec,
 }
 
 __all__ = ["METRICS", "beta_vae", "compute_beta_vae_sklearn", "compute_dci",
-           "compute_downstream_task", "compute_factor_vae", "compute_irs", "compute_mig",
+           "compute_downstream_task", "compute_factor_vae", "compute_infomec", "compute_irs", "compute_mig",
            "compute_modularity_explicitness", "compute_sap", "dci", "downstream_task",
-           "factor_vae", "irs", "mig", "modularity_explicitness", "sap_score",
+           "factor_vae", "infomec", "irs", "mig", "modularity_explicitness", "sap_score",
            "unsupervised_metrics", "utils"]
