@@ -128,6 +128,7 @@ STUDY = {
     "unsupervised.gin": {"unsupervised_metrics.num_train": 10000},
     "downstream_logistic_regression.gin": {"downstream_task.num_train": [10, 100, 1000, 10000]},
     "downstream_boosted_trees.gin": {"downstream_task.num_test": 5000},
+    "infomec.gin": {"infomec.num_train": 10000, "infomec.batch_size": 16},  # not a dlib metric
 }
 
 
