@@ -67,7 +67,7 @@ def test_shapes3d_malformed(data_root):
 
 
 @pytest.mark.parametrize("name", ["shapes3d", "smallnorb", "cars3d", "mpi3d_toy",
-                                  "mpi3d_realistic", "mpi3d_real"])
+                                  "mpi3d_realistic", "mpi3d_real", "mpi3d_complex"])
 def test_missing_files_do_not_fall_back(name, data_root):
   with pytest.raises(data.DatasetNotFoundError) as info:
     data.get_named_ground_truth_data(name)
@@ -135,15 +135,16 @@ def test_cars3d_mat_files(data_root, monkeypatch):
       [factors[:, 1] * 10, factors[:, 0] * 50, factors[:, 2] * 100], 1))
 
 
-@pytest.mark.parametrize("mode", ["mpi3d_toy", "mpi3d_real"])
-def test_mpi3d_layout_is_chosen_by_the_image_count(data_root, monkeypatch, mode):
+@pytest.mark.parametrize("mode, filename", [("mpi3d_toy", "mpi3d_toy.npz"), ("mpi3d_real", "mpi3d_real.npz"),
+                                            ("mpi3d_complex", "real3d_complicated_shapes_ordered.npz")])
+def test_mpi3d_layout_is_chosen_by_the_image_count(data_root, monkeypatch, mode, filename):
   """dlib's subset (its sizes for every mode) and the full set load under dlib's names."""
   monkeypatch.setattr(file_datasets, "MPI3D_LAYOUTS", (([2, 1, 2, 1, 1, 2, 2], "dlib's layout"),
                                                        ([3, 1, 2, 1, 1, 2, 2], "the full set")))
   for sizes, name in file_datasets.MPI3D_LAYOUTS:
     count = int(np.prod(sizes))
     os.makedirs(data_root / mode, exist_ok=True)
-    np.savez(data_root / mode / f"{mode}.npz", images=_coded_images(count, (64, 64, 3)))
+    np.savez(data_root / mode / filename, images=_coded_images(count, (64, 64, 3)))
     ds = data.get_named_ground_truth_data(mode)
     assert ds.factors_num_values == sizes and ds.layout == name and name in ds.source
     factors, images = ds.sample(12, np.random.RandomState(0))

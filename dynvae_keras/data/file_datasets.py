@@ -30,7 +30,15 @@ SMALLNORB_CHUNKS = ["5x46789x9x18x6x2x96x96-training", "5x01235x9x18x6x2x96x96-t
 CARS3D_FACTOR_SIZES = [4, 24, 183]  # elevation, azimuth, object
 CARS3D_DIR = "cars"
 
-MPI3D_MODES = ("mpi3d_toy", "mpi3d_realistic", "mpi3d_real")
+#: MPI3D data sets: file under $DISENTANGLEMENT_LIB_DATA/<name>/. dlib's three, and MPI3D-complex
+#: (real images of more complex shapes; not in dlib; 460,800 images in dlib's layout only).
+MPI3D_FILES = {
+    "mpi3d_toy": "mpi3d_toy.npz",
+    "mpi3d_realistic": "mpi3d_realistic.npz",
+    "mpi3d_real": "mpi3d_real.npz",
+    "mpi3d_complex": "real3d_complicated_shapes_ordered.npz",
+}
+MPI3D_MODES = tuple(MPI3D_FILES)
 #: MPI3D factor sizes (colour, shape, size, camera height, background, first DOF, second DOF),
 #: told apart by the file's image count. dlib's: the subset without held-out colour and shape
 #: values that its download fetched (460,800 images); dlib hard-codes these sizes for all three
@@ -177,16 +185,18 @@ class MPI3D(IndexedImageData):
   """MPI3D (64×64×3): colour, shape, size, camera height, background colour, first/second DOF.
 
   Args:
-    mode: 'mpi3d_toy', 'mpi3d_realistic' or 'mpi3d_real'; reads `<mode>/<mode>.npz` (`images`),
-      either layout of `MPI3D_LAYOUTS` (chosen by the image count; `layout` and `source` say which).
+    mode: 'mpi3d_toy', 'mpi3d_realistic' or 'mpi3d_real' (dlib's; `<mode>/<mode>.npz`) or
+      'mpi3d_complex' (`mpi3d_complex/real3d_complicated_shapes_ordered.npz`), key `images`,
+      in either layout of `MPI3D_LAYOUTS` (chosen by the image count; `layout` and `source`
+      say which). MPI3D-complex is published in dlib's layout only.
   """
 
   def __init__(self, mode="mpi3d_toy"):
     if mode not in MPI3D_MODES:
       raise ValueError(f"Unknown MPI3D mode '{mode}'; use one of {list(MPI3D_MODES)}.")
-    path = files.data_path(mode, mode + ".npz")
+    path = files.data_path(mode, MPI3D_FILES[mode])
     if not os.path.exists(path):
-      raise files.missing_files_error(mode, [path], f"download {mode}.npz to {path}.")
+      raise files.missing_files_error(mode, [path], f"download {MPI3D_FILES[mode]} to {path}.")
     with np.load(path) as data:
       files.require_keys(path, data.files, ["images"])
       images = data["images"]
@@ -198,7 +208,7 @@ class MPI3D(IndexedImageData):
                            for count, (sizes, name) in layouts.items())
       raise files.DatasetFormatError(
           f"{path} holds {len(images):,} images, which is neither MPI3D layout ({accepted}). "
-          f"Fix: use the complete {mode}.npz as downloaded.")
+          f"Fix: use the complete {MPI3D_FILES[mode]} as downloaded.")
     sizes, self.layout = layouts[len(images)]
     super().__init__(images, sizes, range(len(sizes)), source=f"real {path} ({self.layout})")
     self.source_files = [path]

@@ -17,6 +17,7 @@ _BUILDERS = {
     "mpi3d_toy": lambda: file_datasets.MPI3D("mpi3d_toy"),
     "mpi3d_realistic": lambda: file_datasets.MPI3D("mpi3d_realistic"),
     "mpi3d_real": lambda: file_datasets.MPI3D("mpi3d_real"),
+    "mpi3d_complex": lambda: file_datasets.MPI3D("mpi3d_complex"),
     "shapes3d": file_datasets.Shapes3D,
     "dummy_data": dummy.DummyData,
     # Not in dlib: a two-factor toy that disentangles in seconds (see `rectangles`).
