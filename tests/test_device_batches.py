@@ -20,7 +20,8 @@ SCRIPT = r"""
 import json, numpy as np, keras, jax
 from dynvae_keras.data.device_batches import DeviceBatches, observation_pool
 from dynvae_keras.data import get_named_ground_truth_data
-from dynvae_keras.models import AnnealedVAE, ControlVAE, DynamicVAE, LVAE
+from dynvae_keras.models import AnnealedVAE, ControlVAE, DynamicVAE, LVAE, jax_fused
+jax_fused.check_keras_internals()  # raises, failing this test, if Keras dropped what the fused loop uses
 pool = observation_pool(get_named_ground_truth_data("dsprites_full"), 256, seed=0)
 out = dict(pool_dtype=str(pool.dtype), pool_shape=list(pool.shape))
 a = DeviceBatches(pool, 8, 10, seed=4, chunk=3)
@@ -113,6 +114,16 @@ def test_device_stream_and_fused_steps_on_jax():
   assert res["sum_tracker_spe4_logs_equal"] and res["sum_tracker_is_sum"], res
   # our fit never shuffles a step-indexed stream (Keras first peeks at batch 0)
   assert res["fit_read_order"][-12:] == list(range(6)) * 2
+
+
+def test_missing_keras_internals_are_named():
+  """The fused loop's check names what is missing (on TensorFlow, Keras' Model has no JAX trainer)."""
+  import keras  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.models import jax_fused  # pylint: disable=g-import-not-at-top
+  if keras.backend.backend() == "jax":
+    pytest.skip("the JAX trainer has them; checked in test_device_stream_and_fused_steps_on_jax")
+  with pytest.raises(RuntimeError, match=r"lacks keras\.Model\._get_state_sharding_spec.*jax_fused"):
+    jax_fused.check_keras_internals()
 
 
 def test_device_batches_need_jax():

@@ -19,6 +19,8 @@ import inspect
 import keras
 from keras import ops
 
+from dynvae_keras.models import jax_fused
+
 
 def cross_replica_mean(value):
   """The mean of a per-replica scalar over replicas (identity outside a replicated step).
@@ -217,119 +219,18 @@ class MultiLossTrainStep:
     return logs, (*model_state, metrics_variables)
 
   def make_train_function(self, force=False):
-    """On JAX, `steps_per_execution = k` runs k steps in one compiled call (`lax.scan`).
-
-    Keras' JAX trainer loops k times in Python over a jitted single step; scanning instead
-    removes the per-step dispatch and host work, which dominate once a step is cheap (GPU,
-    bfloat16). The k batches are stacked inside the compiled call (batches that already live on
-    the device are not copied from the host, see `dynvae_keras.data.device_batches`). Logs are
-    those after the last step; a final partial group of steps runs one step at a time. Under a
-    `keras.distribution` (e.g. `DataParallel`) the batches arrive sharded and the state keeps
-    its variables' shardings, as in Keras' own step. Other backends, `run_eagerly` and
-    `jit_compile=False` keep Keras' own loop.
-    """
-    if (keras.backend.backend() != "jax" or self.steps_per_execution <= 1 or self.run_eagerly
-        or not self.jit_compile):
+    """On JAX with `steps_per_execution` > 1 and jit, the fused `lax.scan` loop of
+    `dynvae_keras.models.jax_fused`; otherwise Keras' own."""
+    if not jax_fused.applies(self):
       return super().make_train_function(force)
     if self.train_function is not None and not force:
       return None
-    import jax  # pylint: disable=g-import-not-at-top
-    out_shardings = None
-    if keras.distribution.distribution() is not None:
-      out_shardings = (None, self._get_state_sharding_spec())  # Keras' JAX trainer's layout
-    fused = jax.jit(self._jax_scan_steps, donate_argnums=0, out_shardings=out_shardings)
-    single = jax.jit(self.train_step, donate_argnums=0, out_shardings=out_shardings)
-    k = self.steps_per_execution
-
-    def iterator_step(state, iterator):
-      batches = []
-      for _ in range(k):
-        try:
-          batches.append(next(iterator))
-        except StopIteration:
-          break
-      if not batches:
-        raise StopIteration
-      if len(batches) == k:
-        return fused(state, batches)
-      for batch in batches:
-        logs, state = single(state, batch)
-      return logs, state
-
-    self.train_function = iterator_step
+    self.train_function = jax_fused.make_train_function(self)
     return None
 
   def _jax_scan_steps(self, state, batches):
-    """`len(batches)` training steps as one `lax.scan` (JAX): returns (last step's logs, state).
-
-    Every value carried from one step to the next costs the device work of a kernel per step
-    (a copy or an update), which shows once a step takes about a millisecond, so the loop carries
-    only what it must. Nothing is stacked per step. The state terms are recomputed from the
-    final state (`state_values`) or, for models that cannot, carried from the latest step. The
-    running means' totals travel as one vector, updated by one addition per step, and go back
-    into the trackers after the loop with their counts advanced by the number of steps: the
-    same float32 additions, in the same order, as stepping one at a time (counts are exact
-    below 2**24 steps per epoch). Weights and state come out bit-identical to stepping one at a
-    time; a running mean can differ in its last bit, where XLA fuses (and contracts into FMAs)
-    the computation of a term differently in the two programs.
-    """
-    import jax  # pylint: disable=g-import-not-at-top
-    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-
-    def recomputed(state):
-      with keras.StatelessScope(state_mapping=list(zip(self.non_trainable_variables, state[1]))):
-        return self.state_values()
-
-    *model_state, metrics_variables = state
-    terms_shape, _ = jax.eval_shape(self._jax_update, tuple(model_state), batches[0])
-    slots = self._mean_tracker_slots(terms_shape)
-    carry_terms = recomputed(state) is None
-
-    def body(carry, data):
-      model_state, totals, last = carry
-      terms, model_state = self._jax_update(model_state, data)
-      if slots is None:  # trackers other than scalar means: update them step by step
-        _, totals = self._jax_logs(totals, terms)
-      else:
-        totals = totals + jnp.stack([ops.cast(terms[name], totals.dtype) for name in slots])
-      if carry_terms:
-        last = {name: terms[name] for name in self.state_terms}
-      return (model_state, totals, last), None
-
-    if slots is None:
-      totals = list(metrics_variables)
-    else:
-      totals = jnp.stack([metrics_variables[total] for total, _ in slots.values()])
-    last = ({name: jnp.zeros(terms_shape[name].shape, terms_shape[name].dtype)
-             for name in self.state_terms} if carry_terms else None)
-    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *batches)
-    (model_state, totals, last), _ = jax.lax.scan(
-        body, (tuple(model_state), totals, last), stacked)
-    if slots is None:
-      metrics_variables = totals
-    else:
-      metrics_variables = list(metrics_variables)
-      for j, (total, count) in enumerate(slots.values()):
-        metrics_variables[total] = totals[j]
-        metrics_variables[count] = metrics_variables[count] + float(len(batches))
-    state = (*model_state, metrics_variables)
-    if not carry_terms:
-      last = recomputed(state)
-    with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, state[3]))):
-      return self._current_logs(last), state
-
-  def _mean_tracker_slots(self, terms_shape):
-    """{tracked term: (index of its tracker's total, of its count) in `metrics_variables`} when
-    every tracker is a `keras.metrics.Mean` of a scalar term (each step then adds the term to
-    the total and 1 to the count); None otherwise."""
-    position = {id(variable): i for i, variable in enumerate(self.metrics_variables)}
-    slots = {}
-    for name, tracker in self._term_trackers.items():
-      if (type(tracker) is not keras.metrics.Mean or terms_shape[name].shape != ()  # pylint: disable=unidiomatic-typecheck
-          or id(tracker.total) not in position or id(tracker.count) not in position):
-        return None
-      slots[name] = (position[id(tracker.total)], position[id(tracker.count)])
-    return slots
+    """`len(batches)` training steps as one `lax.scan` (`jax_fused.scan_steps`)."""
+    return jax_fused.scan_steps(self, state, batches)
 
   def _jax_test_step(self, state, data):
     trainable, non_trainable, metrics_variables = state
