@@ -122,8 +122,7 @@ def cell_ours(args):
   keras.utils.set_random_seed(0)
   model = models.BetaVAE(beta=BETA, num_latent=NUM_LATENT, dtype=args.policy)
   model.build((None, 64, 64, 1))
-  spe = args.spe
-  model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), steps_per_execution=spe,
+  model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), steps_per_execution=args.spe,
                 jit_compile=args.xla)
   batch = args.batch_size
   total = (args.repeats + 1) * args.steps
@@ -135,7 +134,7 @@ def cell_ours(args):
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
       stream = tf.data.Dataset.from_tensor_slices(batches).repeat().prefetch(4)
     else:
-      stream = _Cycle(batches, total)
+      stream = _cycled(batches, total)
   # One fit over the whole stream, each window one Keras epoch, timed by a callback.
   times = []
 
@@ -149,20 +148,18 @@ def cell_ours(args):
   return statistics.median(rates), rates
 
 
-class _Cycle:
-  """Pre-rendered batches as a backend-neutral PyDataset (torch backend)."""
+def _cycled(batches, total):
+  """`total` pre-rendered batches, cycling through `batches`, as a backend-neutral PyDataset."""
+  import keras  # pylint: disable=g-import-not-at-top
 
-  def __new__(cls, batches, total):
-    import keras  # pylint: disable=g-import-not-at-top
+  class Cycled(keras.utils.PyDataset):
+    def __len__(self):
+      return total
 
-    class Cycle(keras.utils.PyDataset):
-      def __len__(self):
-        return total
+    def __getitem__(self, index):
+      return batches[index % len(batches)]
 
-      def __getitem__(self, index):
-        return batches[index % len(batches)]
-
-    return Cycle()
+  return Cycled()
 
 
 # --- plain TensorFlow ---------------------------------------------------------------------------

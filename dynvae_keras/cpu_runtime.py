@@ -1,9 +1,9 @@
 """The CPU kernels and thread pools training runs with, and the one-line summary `dynvae train` logs.
 
 TensorFlow's x86 wheels turn on their oneDNN kernels by default only on CPUs with AVX512-VNNI,
-AVX512-BF16 or AMX. On other x86 CPUs (AVX2 servers and laptops) its own kernels run, and a
-training step of dlib's conv VAE takes 1.55× as long (2-core AMD EPYC, AVX2,
-`python bench/cpu_throughput.py`, docs/performance.md). Importing `dynvae_keras` therefore sets
+AVX512-BF16 or AMX. On other x86 CPUs (AVX2 servers and laptops) its own kernels run, and dlib's
+conv VAE trains at 1/1.27 of the steps/s it reaches with oneDNN (1.25–1.55× over four runs on a
+2-core AMD EPYC with AVX2, `python bench/cpu_throughput.py`, docs/performance.md). Importing `dynvae_keras` therefore sets
 ``TF_ENABLE_ONEDNN_OPTS=1`` unless the environment already sets it (``TF_ENABLE_ONEDNN_OPTS=0``
 keeps TensorFlow's own kernels). The variable is read when TensorFlow loads, so it has no effect
 in a process that imported TensorFlow first; `summary()` says which kernels actually run.

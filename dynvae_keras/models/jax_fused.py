@@ -9,14 +9,15 @@ batch)` (one step without metrics), `train_step`, `state_values()` and `state_te
 state recomputed from the final variables, or carried when `state_values()` is None),
 `_term_trackers` (the running means), `_current_logs(state_values)`.
 
-This is the only code that relies on Keras internals beyond the public API; `KERAS_INTERNALS`
-lists them and `check_keras_internals()` (run by the tests) fails loudly when a Keras upgrade
-removes one, instead of the fast path breaking or silently slowing down:
+This is the only code that relies on Keras internals beyond the public API:
 * `keras.Model._get_state_sharding_spec` (Keras' JAX trainer): the state layout under a
   `keras.distribution`, so the fused call returns the variables with their shardings;
 * `keras.metrics.Mean.total` / `.count`: the running means' variables, which the loop updates
   as one vector;
 * `Model.metrics_variables` order, as Keras' JAX trainer passes it in the state.
+`check_keras_internals()` (run by the tests) fails loudly when a Keras upgrade removes one of the
+first two, instead of the fast path breaking or silently slowing down; the third is covered by
+the tests that compare fused and one-at-a-time training (`tests/test_device_batches.py`).
 """
 
 from __future__ import annotations
@@ -24,16 +25,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-#: (object, attribute) pairs of Keras internals this module relies on.
-KERAS_INTERNALS = (("keras.Model", "_get_state_sharding_spec"),
-                   ("keras.metrics.Mean", "total"), ("keras.metrics.Mean", "count"))
-
-
 def check_keras_internals():
-  """Raises RuntimeError naming every Keras internal of `KERAS_INTERNALS` that is missing."""
+  """Raises RuntimeError naming every Keras internal this module uses that is missing."""
   missing = []
-  model_cls = keras.Model
-  if not callable(getattr(model_cls, "_get_state_sharding_spec", None)):
+  if not callable(getattr(keras.Model, "_get_state_sharding_spec", None)):
     missing.append("keras.Model._get_state_sharding_spec")
   mean = keras.metrics.Mean()
   for name in ("total", "count"):
