@@ -293,7 +293,7 @@ def test_lvae_learns_its_beta_on_dsprites(tmp_path):
   seed 0; 2026-11-30, 2-core CPU), per 50 steps: β 1.6, 2.3, 3.3, 4.5, 5.9, 7.5 while the KL
   sits on the plateau every VAE here starts with (≈ 0.04 nats; β = 1 leaves it at step ≈ 250),
   then β 3.9, 1.4, 0.73, 0.40 and KL 1.9, 9.3, 17, 34 nats at step 500 (1,000 steps: β 0.25,
-  KL 33). With the weights on the network's optimizer (no `weights_learning_rate`) β changes by
+  KL 33). With the weights on the network's optimizer (`weights_learning_rate=None`) β changes by
   at most e^(500·5e-4) ≈ 1.3 in 500 steps.
   """
   from dynvae_keras import cli  # pylint: disable=g-import-not-at-top

@@ -23,14 +23,23 @@ def _f(error):
   return ops.sigmoid(-error)
 
 
-class _Controller(keras.layers.Layer):
-  """Shared parts: the step counter, the set point, β clamps, logs read back from the state.
+class Controller(keras.layers.Layer):
+  """Base of the β controllers: the step counter, the set point, β clamps, logs from the state.
+
+  A controller subclasses this and implements two methods (docs/extending.md has a worked
+  example):
+  * `update(kl)`: one training step. Calls `t = self.advance_step()`, computes its unclamped
+    output W(t) from `self.setpoint_at(t)` and the KL, assigns `self.previous_output` (a
+    non-trainable variable the subclass creates, holding W) and returns
+    `{"beta": self.clamp(W), "kl_setpoint", "kl_feedback", "p_term", "i_term"}` (float32).
+  * `logged_state()`: the last update's kl_setpoint, kl_feedback, p_term and i_term, read back
+    from the state (`self.last_t()` is the last update's t).
 
   The state is the minimum the update needs (plus what a log needs and the update cannot
   recompute); β and the logged values are functions of it, so a compiled step carries no
   copies of them. State and arithmetic are float32 whatever the global dtype policy: under
   `mixed_bfloat16` a layer's inputs and variables would otherwise be rounded to bfloat16
-  (8 significant bits: a KL of 20.05 reads as 20.0, and the step counter stops at 256).
+  (8 significant bits: a KL of 20.05 reads as 20.0).
   """
 
   def __init__(self, setpoint, beta_min, beta_max=None, **kwargs):
@@ -44,37 +53,45 @@ class _Controller(keras.layers.Layer):
     self.setpoint = setpoint
     self.beta_min = float(beta_min)
     self.beta_max = None if beta_max is None else float(beta_max)
-    self.step = self.add_weight(name="step", shape=(), initializer="zeros", trainable=False)
+    #: updates done: after n training steps both this and the model's `step` are n (int32).
+    #: The update in progress is t = step + 1 (counted from 1, the official code's convention).
+    self.step = self.add_weight(name="step", shape=(), dtype="int32", initializer="zeros",
+                                trainable=False)
 
   @property
   def beta(self):
     """The current β: the last unclamped output W clamped to [β_min, β_max] (a tensor)."""
-    return self._clamp(ops.convert_to_tensor(self.previous_output))
+    return self.clamp(ops.convert_to_tensor(self.previous_output))
 
   def last_logs(self):
     """The values logged by the last update (β's initial value and zeros before any update)."""
     started = ops.convert_to_tensor(self.step) > 0
     logs = {name: ops.where(started, ops.cast(value, "float32"), 0.0)
-            for name, value in self._logged_state().items()}
+            for name, value in self.logged_state().items()}
     logs["beta"] = self.beta
     return logs
 
-  def _logged_state(self):
+  def logged_state(self):
     """kl_setpoint, kl_feedback, p_term, i_term of the last update, from the state."""
     raise NotImplementedError
 
-  def _clamp(self, w):
+  def clamp(self, w):
     beta = ops.maximum(w, self.beta_min)
     return beta if self.beta_max is None else ops.minimum(beta, self.beta_max)
 
-  def _setpoint_at(self, t):
+  def setpoint_at(self, t):
     """C(t) as a float32 tensor (t: the step, counted from 1)."""
     return ops.cast(self.setpoint(t), "float32")
 
-  def _advance_step(self):
-    t = ops.convert_to_tensor(self.step) + 1.0
+  def advance_step(self):
+    """Counts the update in progress and returns its t (float32, counted from 1)."""
+    t = ops.convert_to_tensor(self.step) + 1
     self.step.assign(t)
-    return t
+    return ops.cast(t, "float32")
+
+  def last_t(self):
+    """t of the last update (float32; 0 before any)."""
+    return ops.cast(ops.convert_to_tensor(self.step), "float32")
 
   def __call__(self, kl, **kwargs):
     return super().__call__(ops.convert_to_tensor(kl, "float32"), **kwargs)
@@ -88,7 +105,7 @@ class _Controller(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
-class PIController(_Controller):
+class PIController(Controller):
   """ControlVAE's positional PI controller on the raw batch KL.
 
   W(t) = Kp·f(e) + I(t) + β_min with I(t) = I(t−1) − Ki·e, except that the integral is frozen
@@ -117,8 +134,8 @@ class PIController(_Controller):
 
   def update(self, kl):
     kl = ops.cast(kl, "float32")
-    t = self._advance_step()
-    setpoint = self._setpoint_at(t)
+    t = self.advance_step()
+    setpoint = self.setpoint_at(t)
     error = setpoint - kl
     p_term = self.kp * _f(error)
     integral_prev = ops.convert_to_tensor(self.integral)
@@ -128,11 +145,11 @@ class PIController(_Controller):
     self.integral.assign(integral)
     self.previous_output.assign(output)
     self.feedback.assign(kl)
-    return {"beta": self._clamp(output), "kl_setpoint": setpoint, "kl_feedback": kl,
+    return {"beta": self.clamp(output), "kl_setpoint": setpoint, "kl_feedback": kl,
             "p_term": p_term, "i_term": integral}
 
-  def _logged_state(self):
-    setpoint = self._setpoint_at(ops.convert_to_tensor(self.step))
+  def logged_state(self):
+    setpoint = self.setpoint_at(self.last_t())
     feedback = ops.convert_to_tensor(self.feedback)
     return {"kl_setpoint": setpoint, "kl_feedback": feedback,
             "p_term": self.kp * _f(setpoint - feedback),  # the update's own expression
@@ -143,7 +160,7 @@ class PIController(_Controller):
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
-class IncrementalPIController(_Controller):
+class IncrementalPIController(Controller):
   """DynamicVAE's incremental PI controller on a moving average of the batch KL.
 
   W(t) = W(t−1) + Kp·[f(e(t)) − f(e(t−1))] − Ki·e(t), the Ki term skipped while W(t−1) < β_min;
@@ -196,9 +213,9 @@ class IncrementalPIController(_Controller):
 
   def update(self, kl):
     kl = ops.cast(kl, "float32")
-    t = self._advance_step()
+    t = self.advance_step()
     feedback = self.average(kl)
-    setpoint = self._setpoint_at(t)
+    setpoint = self.setpoint_at(t)
     error = setpoint - feedback
     previous_output = ops.convert_to_tensor(self.previous_output)
     d_p = self.kp * (_f(error) - _f(ops.convert_to_tensor(self.previous_error)))
@@ -207,12 +224,12 @@ class IncrementalPIController(_Controller):
     self.previous_output.assign(output)
     self.previous_error.assign(error)
     p_term = self._p_term(error)
-    return {"beta": self._clamp(output), "kl_setpoint": setpoint, "kl_feedback": feedback,
+    return {"beta": self.clamp(output), "kl_setpoint": setpoint, "kl_feedback": feedback,
             "p_term": p_term, "i_term": self._i_term(output, p_term)}
 
-  def _logged_state(self):
+  def logged_state(self):
     p_term = self._p_term(ops.convert_to_tensor(self.previous_error))
-    return {"kl_setpoint": self._setpoint_at(ops.convert_to_tensor(self.step)),
+    return {"kl_setpoint": self.setpoint_at(self.last_t()),
             "kl_feedback": self.average.value(), "p_term": p_term,
             "i_term": self._i_term(ops.convert_to_tensor(self.previous_output), p_term)}
 

@@ -42,7 +42,7 @@ def representation_function_from_model(model, kind="mean", batch_size=1024, seed
   """Returns f(images (B, H, W, C) float in [0, 1]) → codes (B, num_latent) float32 numpy.
 
   Args:
-    model: a trained, built `GaussianVAE` (anything with an `encoder` sub-model returning
+    model: a trained, built `VAE` (anything with an `encoder` sub-model returning
       (mean, logvar)).
     kind: 'mean' (dlib's `mean_representation`) or 'sampled' (mean + exp(logvar/2)·ε, with ε
       from a numpy RandomState seeded with `seed`, as dlib's `sampled_representation`).

@@ -29,7 +29,7 @@ def export_tfhub(model, path, overwrite=False):
   """Writes `model`'s dlib signatures as a TF SavedModel at `path` (atomically).
 
   Args:
-    model: a built `GaussianVAE`.
+    model: a built `VAE`.
     path: output directory (dlib: `<model_dir>/tfhub`).
     overwrite: replace an existing directory.
   """

@@ -10,8 +10,8 @@ from dynvae_keras.models.factories import (annealed_vae, beta_tc_vae, compile_mo
                                            factor_vae, vae)
 from dynvae_keras.models.learnable_vae import LVAE
 from dynvae_keras.models.sigma_vae import SigmaVAE
-from dynvae_keras.models.vae import GaussianVAE
+from dynvae_keras.models.vae import VAE
 
 __all__ = ["AnnealedVAE", "BetaTCVAE", "BetaVAE", "ControlVAE", "DIPVAE", "DynamicVAE", "FactorVAE",
-           "GaussianVAE", "LVAE", "SigmaVAE", "annealed_vae", "architectures", "beta_tc_vae",
+           "LVAE", "SigmaVAE", "VAE", "annealed_vae", "architectures", "beta_tc_vae",
            "compile_model", "dip_vae", "factor_vae", "losses", "vae"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from dynvae_keras.models.vae import GaussianVAE
+from dynvae_keras.models.vae import VAE
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
-class AnnealedVAE(GaussianVAE):
+class AnnealedVAE(VAE):
   """AnnealedVAE with dlib's linear capacity schedule (t = dlib's global step, 0 at the first step).
 
   Args:
@@ -21,7 +21,7 @@ class AnnealedVAE(GaussianVAE):
   """
 
   state_terms = ("capacity",)
-  tracked_terms = GaussianVAE.tracked_terms
+  tracked_terms = VAE.tracked_terms
 
   def __init__(self, gamma=1000.0, c_max=25.0, iteration_threshold=100000, capacity_schedule=None,
                **kwargs):
@@ -47,7 +47,7 @@ class AnnealedVAE(GaussianVAE):
 
   def state_values(self):
     """The capacity of the last training step, from the step counter (the fused JAX loop then
-    carries nothing for logging; see `MultiLossTrainStep.state_values`)."""
+    carries nothing for logging; see `MultiLossTrainer.state_values`)."""
     return {"capacity": self._capacity_at(ops.cast(ops.convert_to_tensor(self.step) - 1, "float32"))}
 
   def _capacity_at(self, t):

@@ -9,14 +9,14 @@ from keras import ops
 
 from dynvae_keras.models import losses
 from dynvae_keras.models.beta_vae import controller_config, controller_logs, deserialize_controller
-from dynvae_keras.models.vae import GaussianVAE
+from dynvae_keras.models.vae import VAE
 
 #: Logged under a controller: β = 1 + the TC weight, and the controller's terms for the TC.
 CONTROLLED_TC_TERMS = ("beta", "tc_weight", "tc_setpoint", "tc_feedback", "p_term", "i_term")
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
-class BetaTCVAE(GaussianVAE):
+class BetaTCVAE(VAE):
   """β-TCVAE; regularizer = KL + (β − 1)·TC, TC estimated on the batch as dlib does.
 
   `beta` means dlib's β in both modes: the regularizer is KL + (β − 1)·TC, and the TC weight
@@ -35,7 +35,7 @@ class BetaTCVAE(GaussianVAE):
       controller.
   """
 
-  tracked_terms = GaussianVAE.tracked_terms + ("tc",)
+  tracked_terms = VAE.tracked_terms + ("tc",)
 
   def __init__(self, beta=None, controller=None, dataset_size=None, **kwargs):
     super().__init__(**kwargs)

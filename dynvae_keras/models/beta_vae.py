@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from dynvae_keras.models.train_step import cross_replica_mean
-from dynvae_keras.models.vae import GaussianVAE
+from dynvae_keras.models.trainer import cross_replica_mean
+from dynvae_keras.models.vae import VAE
 
 CONTROLLER_TERMS = ("beta", "kl_setpoint", "kl_feedback", "p_term", "i_term")
 
@@ -43,7 +43,7 @@ def _refuse_fixed_beta(name, kwargs):
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
-class BetaVAE(GaussianVAE):
+class BetaVAE(VAE):
   """β-VAE; β is a non-trainable variable, set by `controller` each training step when given.
 
   Args:
@@ -52,7 +52,7 @@ class BetaVAE(GaussianVAE):
     controller: optional closed-loop controller (`dynvae_keras.control.PIController`,
       `IncrementalPIController`, ...): called once per training step with the batch KL (no
       gradient flows through it) and returns that step's β.
-    **kwargs: see :class:`GaussianVAE`.
+    **kwargs: see :class:`VAE`.
   """
 
   def __init__(self, beta=None, controller=None, **kwargs):

@@ -6,11 +6,11 @@ import keras
 from keras import ops
 
 from dynvae_keras.models import losses
-from dynvae_keras.models.vae import GaussianVAE
+from dynvae_keras.models.vae import VAE
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
-class DIPVAE(GaussianVAE):
+class DIPVAE(VAE):
   """DIP-VAE; regularizer = KL + λ_od·Σ_{i≠j}Cov_ij² + λ_d·Σ(Cov_ii − 1)² with λ_d = lambda_d_factor·λ_od.
 
   Args:
@@ -19,7 +19,7 @@ class DIPVAE(GaussianVAE):
     dip_type: 'i' (Cov[μ]) or 'ii' (Cov[μ] + E[diag exp(logvar)]).
   """
 
-  tracked_terms = GaussianVAE.tracked_terms + ("dip_penalty",)
+  tracked_terms = VAE.tracked_terms + ("dip_penalty",)
 
   def __init__(self, lambda_od=1.0, lambda_d_factor=10.0, dip_type="i", **kwargs):
     super().__init__(**kwargs)

@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from dynvae_keras.models import architectures
-from dynvae_keras.models.vae import GaussianVAE
+from dynvae_keras.models.vae import VAE
 
 
 #: dlib's `make_discriminator` clips the softmax probabilities to [1e-6, 1 − 1e-6].
@@ -40,7 +40,7 @@ def default_discriminator_optimizer():
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
-class FactorVAE(GaussianVAE):
+class FactorVAE(VAE):
   """FactorVAE: loss = reconstruction + KL + γ·TC with TC = mean(logit_D(z)[0] − logit_D(z)[1]).
 
   The discriminator (`discriminator`, dlib `fc_discriminator`) sees z and the dimension-wise
@@ -59,7 +59,7 @@ class FactorVAE(GaussianVAE):
     discriminator_fn: discriminator architecture (dlib `discriminator.discriminator_fn`).
   """
 
-  tracked_terms = GaussianVAE.tracked_terms + ("tc", "discriminator_loss", "discriminator_accuracy")
+  tracked_terms = VAE.tracked_terms + ("tc", "discriminator_loss", "discriminator_accuracy")
   global_steps_per_iteration = 2
 
   def __init__(self, gamma=10.0, discriminator_fn="fc_discriminator", **kwargs):

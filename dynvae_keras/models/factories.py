@@ -5,19 +5,47 @@ gin cannot decorate `keras.Model` subclasses, so each model has a factory:
 `@dip_vae()`, `@beta_tc_vae()`. The shared settings come from dlib's `encoder`,
 `decoder`, `reconstruction_loss` and `model.random_seed` bindings. Optimizers follow dlib's
 `vae_optimizer.optimizer_fn = @AdamOptimizer` (TF1 parameter names accepted).
+
+Defaults live once, in the classes' constructors: a factory's keyword defaults are read from
+the constructor it calls (`constructor_defaults`), so gin's operative config records the values
+used, and the gin files under `gin_configs/model/` bind only what differs from them (dlib's
+`vae.beta`-style required settings, a study's schedule).
 """
 
 from __future__ import annotations
 
+import inspect
+
 import gin
 import keras
+
+from dynvae_keras.control import (ConstantSetPoint, HybridAnnealingSetPoint,
+                                  IncrementalPIController, LinearSetPoint, PIController,
+                                  StaircaseSetPoint)
 
 from dynvae_keras.models import architectures, losses
 from dynvae_keras.models.annealed_vae import AnnealedVAE
 from dynvae_keras.models.beta_tc_vae import BetaTCVAE
 from dynvae_keras.models.beta_vae import BetaVAE
 from dynvae_keras.models.dip_vae import DIPVAE
-from dynvae_keras.models.factor_vae import FactorVAE
+from dynvae_keras.models.beta_vae import ControlVAE, DynamicVAE
+from dynvae_keras.models.factor_vae import FactorVAE, default_discriminator_optimizer
+from dynvae_keras.models.learnable_vae import LVAE
+from dynvae_keras.models.sigma_vae import SigmaVAE
+
+
+def constructor_defaults(cls):
+  """{argument: default} of `cls`'s constructor (arguments without a default are left out)."""
+  return {name: parameter.default for name, parameter in inspect.signature(cls).parameters.items()
+          if parameter.default is not inspect.Parameter.empty}
+
+
+_STAIRCASE = constructor_defaults(StaircaseSetPoint)
+_HYBRID = constructor_defaults(HybridAnnealingSetPoint)
+_LINEAR = constructor_defaults(LinearSetPoint)
+_PI = constructor_defaults(PIController)
+_INCREMENTAL_PI = constructor_defaults(IncrementalPIController)
+_LVAE = constructor_defaults(LVAE)
 
 
 @gin.configurable("encoder", allowlist=["num_latent", "encoder_fn"])
@@ -102,11 +130,7 @@ def vae_optimizer(optimizer_fn=gin.REQUIRED, learning_rate=None):
 @gin.configurable("discriminator_optimizer", allowlist=["optimizer_fn", "learning_rate"])
 def discriminator_optimizer(optimizer_fn=None, learning_rate=None):
   """The FactorVAE discriminator optimizer; default Adam(1e-4, 0.5, 0.9) as dlib's study."""
-  if optimizer_fn is None:
-    from dynvae_keras.models.factor_vae import default_discriminator_optimizer  # pylint: disable=g-import-not-at-top
-    optimizer = default_discriminator_optimizer()
-  else:
-    optimizer = optimizer_fn()
+  optimizer = default_discriminator_optimizer() if optimizer_fn is None else optimizer_fn()
   if learning_rate is not None:
     optimizer.learning_rate = learning_rate
   return optimizer
@@ -125,35 +149,32 @@ def compile_model(model, optimizer=None, **kwargs):
 # Controlled models --------------------------------------------------------------------
 @gin.configurable("constant_setpoint")
 def constant_setpoint(value=gin.REQUIRED):
-  from dynvae_keras.control import ConstantSetPoint  # pylint: disable=g-import-not-at-top
   return ConstantSetPoint(value)
 
 
 @gin.configurable("staircase_setpoint")
-def staircase_setpoint(start=0.5, step=0.15, every=5000, maximum=18.0):
+def staircase_setpoint(start=_STAIRCASE["start"], step=_STAIRCASE["step"], every=_STAIRCASE["every"],
+                       maximum=_STAIRCASE["maximum"]):
   """ControlVAE's set point: start + step every `every` steps, capped at `maximum`."""
-  from dynvae_keras.control import StaircaseSetPoint  # pylint: disable=g-import-not-at-top
   return StaircaseSetPoint(start, step, every, maximum)
 
 
 @gin.configurable("hybrid_annealing_setpoint")
-def hybrid_annealing_setpoint(start=0.5, step=0.15, period=6000, ramp=1000, maximum=20.0):
+def hybrid_annealing_setpoint(start=_HYBRID["start"], step=_HYBRID["step"], period=_HYBRID["period"],
+                              ramp=_HYBRID["ramp"], maximum=_HYBRID["maximum"]):
   """DynamicVAE's set point: +step ramped over `ramp` steps at the start of every `period` steps."""
-  from dynvae_keras.control import HybridAnnealingSetPoint  # pylint: disable=g-import-not-at-top
   return HybridAnnealingSetPoint(start, step, period, ramp, maximum)
 
 
 @gin.configurable("linear_setpoint")
-def linear_setpoint(start=0.0, end=25.0, steps=100000):
-  from dynvae_keras.control import LinearSetPoint  # pylint: disable=g-import-not-at-top
+def linear_setpoint(start=_LINEAR["start"], end=_LINEAR["end"], steps=_LINEAR["steps"]):
   return LinearSetPoint(start, end, steps)
 
 
 @gin.configurable("control_vae", allowlist=["kp", "ki", "beta_min", "beta_max", "setpoint"])
-def control_vae(kp=0.01, ki=0.001, beta_min=1.0, beta_max=None, setpoint=None, seed=None):
+def control_vae(kp=_PI["kp"], ki=_PI["ki"], beta_min=_PI["beta_min"], beta_max=_PI["beta_max"],
+                setpoint=None, seed=None):
   """ControlVAE (positional PI on the batch KL); set point default `staircase_setpoint()`."""
-  from dynvae_keras.control import PIController  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.models.beta_vae import ControlVAE  # pylint: disable=g-import-not-at-top
   controller = PIController(setpoint or staircase_setpoint(), kp=kp, ki=ki, beta_min=beta_min,
                             beta_max=beta_max, name="controller")
   return ControlVAE(controller=controller, **shared_settings(seed))
@@ -161,11 +182,11 @@ def control_vae(kp=0.01, ki=0.001, beta_min=1.0, beta_max=None, setpoint=None, s
 
 @gin.configurable("dynamic_vae", allowlist=["beta_0", "beta_min", "beta_max", "kp", "ki", "window",
                                             "zero_init", "setpoint"])
-def dynamic_vae(beta_0=50.0, beta_min=0.1, beta_max=None, kp=0.01, ki=0.005, window=5,
-                zero_init=True, setpoint=None, seed=None):
+def dynamic_vae(beta_0=_INCREMENTAL_PI["beta_0"], beta_min=_INCREMENTAL_PI["beta_min"],
+                beta_max=_INCREMENTAL_PI["beta_max"], kp=_INCREMENTAL_PI["kp"],
+                ki=_INCREMENTAL_PI["ki"], window=_INCREMENTAL_PI["window"],
+                zero_init=_INCREMENTAL_PI["zero_init"], setpoint=None, seed=None):
   """DynamicVAE (incremental PI on a moving-average KL); set point default `hybrid_annealing_setpoint()`."""
-  from dynvae_keras.control import IncrementalPIController  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.models.beta_vae import DynamicVAE  # pylint: disable=g-import-not-at-top
   controller = IncrementalPIController(setpoint or hybrid_annealing_setpoint(), beta_0=beta_0,
                                        beta_min=beta_min, kp=kp, ki=ki, window=window,
                                        zero_init=zero_init, beta_max=beta_max, name="controller")
@@ -174,10 +195,10 @@ def dynamic_vae(beta_0=50.0, beta_min=0.1, beta_max=None, kp=0.01, ki=0.005, win
 
 @gin.configurable("l_vae", allowlist=["parameterisation", "regularizer", "regularizer_weight",
                                       "initial_beta", "weights_learning_rate"])
-def l_vae(parameterisation="uncertainty", regularizer=None, regularizer_weight=None,
-          initial_beta=1.0, weights_learning_rate=None, seed=None):
+def l_vae(parameterisation=_LVAE["parameterisation"], regularizer=_LVAE["regularizer"],
+          regularizer_weight=_LVAE["regularizer_weight"], initial_beta=_LVAE["initial_beta"],
+          weights_learning_rate=_LVAE["weights_learning_rate"], seed=None):
   """L-VAE (learnable loss weights; our reading of the paper, see `LearnableLossWeights`)."""
-  from dynvae_keras.models.learnable_vae import LVAE  # pylint: disable=g-import-not-at-top
   return LVAE(parameterisation=parameterisation, regularizer=regularizer,
               regularizer_weight=regularizer_weight, initial_beta=initial_beta,
               weights_learning_rate=weights_learning_rate, **shared_settings(seed))
@@ -186,7 +207,6 @@ def l_vae(parameterisation="uncertainty", regularizer=None, regularizer_weight=N
 @gin.configurable("sigma_vae", allowlist=[])
 def sigma_vae(seed=None):
   """σ-VAE (calibrated Gaussian decoder, β = 1)."""
-  from dynvae_keras.models.sigma_vae import SigmaVAE  # pylint: disable=g-import-not-at-top
   # Its reconstruction term is its own: dlib's `reconstruction_loss` bindings are not read (and
   # so not recorded in the operative config).
   return SigmaVAE(**encoder_settings(), **decoder_settings(), seed=0 if seed is None else int(seed))

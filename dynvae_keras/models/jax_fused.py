@@ -2,9 +2,9 @@
 
 Keras' JAX trainer loops k times in Python over a jitted single step; scanning instead removes
 the per-step dispatch and host work, which dominate once a step is cheap (GPU, bfloat16).
-`MultiLossTrainStep.make_train_function` uses this module when `applies(model)`.
+`MultiLossTrainer.make_train_function` uses this module when `applies(model)`.
 
-Interface with the model (a `keras.Model` mixing in `MultiLossTrainStep`): `_jax_update(state,
+Interface with the model (a `keras.Model` mixing in `MultiLossTrainer`): `_jax_update(state,
 batch)` (one step without metrics), `train_step`, `state_values()` and `state_terms` (logged
 state recomputed from the final variables, or carried when `state_values()` is None),
 `_term_trackers` (the running means), `_current_logs(state_values)`.

@@ -10,27 +10,28 @@ from __future__ import annotations
 import keras
 
 from dynvae_keras.control.loss_weights import LearnableLossWeights
-from dynvae_keras.models.vae import GaussianVAE
+from dynvae_keras.models.vae import VAE
 
 WEIGHTS_VARIABLE_PATTERN = r"(.*/)?loss_weights/.*"
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
-class LVAE(GaussianVAE):
+class LVAE(VAE):
   """VAE whose loss is `LearnableLossWeights.combine(reconstruction, KL)`.
 
   Args:
     parameterisation, regularizer, regularizer_weight, initial_beta: see `LearnableLossWeights`.
-    weights_learning_rate: optional separate learning rate for the two weights (an Adam routed
-      by `compile` through a `keras.optimizers.MultiOptimizer`); default: the main optimizer's.
+    weights_learning_rate: learning rate of the two weights' own Adam (routed by `compile`
+      through a `keras.optimizers.MultiOptimizer`), default 1e-2: at the network's learning rate
+      they barely move in a few thousand steps. None: the main optimizer trains them.
   """
 
-  tracked_terms = GaussianVAE.tracked_terms
+  tracked_terms = VAE.tracked_terms
   state_terms = ("beta", "weight_reconstruction", "weight_kl", "weights_regularizer")
   extra_optimizer_args = ("weights_optimizer",)
 
   def __init__(self, parameterisation="uncertainty", regularizer=None, regularizer_weight=None,
-               initial_beta=1.0, weights_learning_rate=None, **kwargs):
+               initial_beta=1.0, weights_learning_rate=1e-2, **kwargs):
     super().__init__(**kwargs)
     self.loss_weights = LearnableLossWeights(parameterisation, regularizer, regularizer_weight,
                                              initial_beta, name="loss_weights")

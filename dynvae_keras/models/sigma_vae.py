@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from dynvae_keras.models.losses import _decoded_mean
-from dynvae_keras.models.vae import GaussianVAE
+from dynvae_keras.models.vae import VAE
 
 LOG_SIGMA_MIN = -6.0
 
@@ -19,7 +19,7 @@ def softclip(x, minimum):
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
-class SigmaVAE(GaussianVAE):
+class SigmaVAE(VAE):
   """σ-VAE with the optimal shared σ: σ*² = MSE over the batch and all pixels; β = 1.
 
   The reconstruction loss per example is Σ_pixels [½((x − μ)/σ)² + log σ + ½ log 2π] with
@@ -27,13 +27,13 @@ class SigmaVAE(GaussianVAE):
   the official code (`orybkin/sigma-vae-pytorch`, optimal-σ variant). Logged: `log_sigma`.
 
   Deviation from the official code: the decoder's output bias starts at the logit of the
-  data's mean pixel (`GaussianVAE.initialize_output_bias`, done by the training driver). The
+  data's mean pixel (`VAE.initialize_output_bias`, done by the training driver). The
   official demo trains on SVHN, whose mean image is mid-grey; on sparse binary images
   (dSprites, mean pixel 0.042) a decoder starting at sigmoid(0) = 0.5 saturates towards black
   and the KL collapses (measured; docs/control.md).
   """
 
-  tracked_terms = GaussianVAE.tracked_terms + ("log_sigma",)
+  tracked_terms = VAE.tracked_terms + ("log_sigma",)
   squared_error_decoder = True  # starts from the data's mean pixel (`initialize_output_bias`)
 
   def __init__(self, reconstruction_loss=None, **kwargs):

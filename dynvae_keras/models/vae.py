@@ -1,4 +1,4 @@
-"""`GaussianVAE`: the base of every model, trained with plain `model.fit` on any backend.
+"""`VAE`: the base of every model, trained with plain `model.fit` on any backend.
 
 Subclasses override one hook, as in dlib and disent:
 
@@ -19,11 +19,11 @@ import numpy as np
 from keras import ops
 
 from dynvae_keras.models import architectures, losses, precision
-from dynvae_keras.models.train_step import MultiLossTrainStep
+from dynvae_keras.models.trainer import MultiLossTrainer
 
 
 @keras.saving.register_keras_serializable(package="dynvae_keras")
-class GaussianVAE(MultiLossTrainStep, keras.Model):
+class VAE(MultiLossTrainer, keras.Model):
   """VAE with a diagonal-Gaussian encoder, sampled with z = mean + exp(logvar / 2)·ε.
 
   Args:
@@ -59,7 +59,7 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
     self.num_latent = int(num_latent)
     self.encoder_fn = architectures.architecture_name(encoder_fn)
     self.decoder_fn = architectures.architecture_name(decoder_fn)
-    if reconstruction_loss is None and type(self).reconstruction is GaussianVAE.reconstruction:
+    if reconstruction_loss is None and type(self).reconstruction is VAE.reconstruction:
       raise ValueError(f"{type(self).__name__} needs a reconstruction_loss "
                        f"({sorted(losses.RECONSTRUCTION_LOSSES)}).")
     # None: the model defines its own reconstruction term (σ-VAE).
@@ -75,7 +75,7 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
   def build(self, input_shape):
     image_shape = tuple(int(d) for d in input_shape[1:])
     if len(image_shape) != 3:
-      raise ValueError(f"GaussianVAE expects NHWC images; got input shape {input_shape}.")
+      raise ValueError(f"VAE expects NHWC images; got input shape {input_shape}.")
     self.image_shape = image_shape
     with precision.dtype_policy_scope(self.dtype_policy):  # the networks take the model's policy
       self.encoder = architectures.ARCHITECTURES[self.encoder_fn](image_shape, self.num_latent)
@@ -117,24 +117,30 @@ class GaussianVAE(MultiLossTrainStep, keras.Model):
                   activation=self.activation, seed=self.seed)
     return config
 
-  def _saved_variables(self):
-    # Seed-generator states are not part of a layer's own variables in Keras; saving them makes
-    # a reloaded model draw the same sampling noise as the original would have (exact resume).
-    return (self._trainable_variables + self._non_trainable_variables +
-            [generator.state for generator in self._seed_generators])
+  def _seed_generators_in_order(self):
+    """The model's own `keras.random.SeedGenerator`s, in the order they were created."""
+    return [value for value in vars(self).values() if isinstance(value, keras.random.SeedGenerator)]
 
+  # Keras saves a layer's own variables but not its seed generators' states; saving them after
+  # the variables (keys "n", "n+1", ...) makes a reloaded model draw the same sampling noise as
+  # the original would have (exact resume).
   def save_own_variables(self, store):
-    for i, variable in enumerate(self._saved_variables()):
-      store[f"{i}"] = variable
+    super().save_own_variables(store)
+    first = len(store.keys())
+    for i, generator in enumerate(self._seed_generators_in_order()):
+      store[f"{first + i}"] = generator.state
 
   def load_own_variables(self, store):
-    variables = self._saved_variables()
-    if len(store.keys()) != len(variables):
+    generators = self._seed_generators_in_order()
+    own = len(store.keys()) - len(generators)
+    if own < 0:
       raise ValueError(
-          f"{type(self).__name__} '{self.name}' expects {len(variables)} saved variables but the "
-          f"file holds {len(store.keys())}; it was saved by a different model or version.")
-    for i, variable in enumerate(variables):
-      variable.assign(store[f"{i}"])
+          f"{type(self).__name__} '{self.name}' expects its variables and {len(generators)} seed "
+          f"states but the file holds {len(store.keys())} entries; it was saved by a different "
+          "model or version.")
+    super().load_own_variables({f"{i}": store[f"{i}"] for i in range(own)})
+    for i, generator in enumerate(generators):
+      generator.state.assign(store[f"{own + i}"])
 
   # Output bias ---------------------------------------------------------------------
   @property

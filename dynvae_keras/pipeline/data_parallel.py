@@ -5,7 +5,7 @@ a model. JAX: a `keras.distribution.DataParallel` over `jax.devices()` (one SPMD
 global batch; the fused `steps_per_execution` loop and `DeviceBatches` follow its layout).
 TensorFlow: a `tf.distribute.MirroredStrategy` over the local GPUs (or the CPU). Either way the
 batch size is the global batch, split evenly across devices, and a controller sees the
-global-batch KL (see `models.train_step.cross_replica_mean`), so β is the same on every device.
+global-batch KL (see `models.trainer.cross_replica_mean`), so β is the same on every device.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The one backend-specific place: a training step with several losses for `model.fit`.
 
-Models mixing in :class:`MultiLossTrainStep` implement `compute_loss_terms(x, training)`,
+Models mixing in :class:`MultiLossTrainer` implement `compute_loss_terms(x, training)`,
 which returns a dict of scalar tensors (and may assign non-trainable state variables, e.g.
 a β controller), and `loss_key_for(variable)`, which names the term each trainable variable
 descends ("loss" for the VAE, "discriminator_loss" for a FactorVAE discriminator). One
@@ -45,7 +45,7 @@ def _replica_scale():
   return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
 
 
-class MultiLossTrainStep:
+class MultiLossTrainer:
   """Mixin for `keras.Model`: per-backend `train_step`/`test_step` over `compute_loss_terms`."""
 
   tracked_terms: tuple = ("loss",)
