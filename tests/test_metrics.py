@@ -82,7 +82,7 @@ def test_representation_wrong_batch_dimension_rejected():
 def test_zero_factors_rejected():
   class NoFactors(ToyData):
     num_factors = 0
-  with pytest.raises(ValueError, match="at least one ground-truth factor"):
+  with pytest.raises(metrics.MetricDataError, match="compares the code with ground-truth factors"):
     metrics.compute_mig(NoFactors(), identity, np.random.RandomState(0), num_train=10)
 
 
@@ -129,6 +129,8 @@ STUDY = {
     "downstream_logistic_regression.gin": {"downstream_task.num_train": [10, 100, 1000, 10000]},
     "downstream_boosted_trees.gin": {"downstream_task.num_test": 5000},
     "infomec.gin": {"infomec.num_train": 10000, "infomec.batch_size": 16},  # not a dlib metric
+    "dci_es.gin": {"dci_es.num_train": 10000, "dci_es.num_test": 5000,  # not a dlib metric
+                   "dci_es.lowest_loss": "curve"},
 }
 
 

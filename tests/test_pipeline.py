@@ -302,6 +302,8 @@ def _tiny_grid_data():
 @pytest.mark.parametrize("metric, bindings", [
     ("mig", ["mig.num_train=300"]),
     ("infomec", ["infomec.num_train=300"]),
+    ("dci_es", ["dci_es.num_train=300", "dci_es.num_test=100", "dci_es.capacities=(1, 4)",
+                "dci_es.num_trees=5"]),
     ("beta_vae_sklearn", ["beta_vae_sklearn.num_train=40", "beta_vae_sklearn.num_eval=20",
                           "beta_vae_sklearn.batch_size=8"]),
 ])

@@ -170,6 +170,11 @@ class DSprites(GroundTruthData):
     return [dsprites_render.FACTOR_NAMES[i] for i in self.latent_factor_indices]
 
   @property
+  def categorical_factors(self):
+    """The shape (full factor 1), where it is a latent factor."""
+    return tuple(k for k, i in enumerate(self.latent_factor_indices) if i == 1)
+
+  @property
   def observation_shape(self):
     return self.data_shape
 

@@ -61,6 +61,8 @@ class Shapes3D(IndexedImageData):
   Reads the official `3dshapes/3dshapes.h5` (`images`, `labels`, C order) or dlib's `.npz`.
   """
 
+  categorical_factors = (4,)  # shape
+
   def __init__(self):
     h5_path, npz_path = files.data_path(SHAPES3D_H5), files.data_path(SHAPES3D_NPZ)
     if os.path.exists(h5_path):
@@ -123,6 +125,8 @@ class SmallNORB(IndexedImageData):
   matrix format, not MATLAB), takes the first camera and resizes 96→64 with Lanczos as dlib.
   """
 
+  categorical_factors = (0,)  # category
+
   def __init__(self):
     from PIL import Image  # pylint: disable=g-import-not-at-top
     paths = [files.data_path(SMALLNORB_TEMPLATE.format(chunk, kind))
@@ -152,6 +156,8 @@ class Cars3D(IndexedImageData):
   Files are taken in sorted name order (dlib used the directory listing order, which is
   filesystem dependent); each 128×128 view is thumbnailed to 64×64 with Lanczos as dlib.
   """
+
+  categorical_factors = (2,)  # object, as the DCI-ES authors treat it
 
   def __init__(self):
     import scipy.io  # pylint: disable=g-import-not-at-top
@@ -190,6 +196,8 @@ class MPI3D(IndexedImageData):
       in either layout of `MPI3D_LAYOUTS` (chosen by the image count; `layout` and `source`
       say which). MPI3D-complex is published in dlib's layout only.
   """
+
+  categorical_factors = (0, 1, 4)  # colour, shape, background colour, as the DCI-ES authors
 
   def __init__(self, mode="mpi3d_toy"):
     if mode not in MPI3D_MODES:

@@ -18,6 +18,10 @@ class GroundTruthData:
   NHWC images with values in [0, 1].
   """
 
+  #: Indices of the latent factors whose values are unordered categories (dSprites' shape),
+  #: which probes classify rather than regress (DCI-ES); the others are ordinal.
+  categorical_factors: tuple = ()
+
   @property
   def num_factors(self) -> int:
     """Number of latent (observed by the metrics) factors of variation."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gin
 
-from dynvae_keras.data import dsprites, dummy, file_datasets, files, rectangles
+from dynvae_keras.data import dsprites, dummy, file_datasets, files, image_folders, rectangles
 
 _BUILDERS = {
     "dsprites_full": lambda: dsprites.DSprites([1, 2, 3, 4, 5]),
@@ -19,6 +19,10 @@ _BUILDERS = {
     "mpi3d_real": lambda: file_datasets.MPI3D("mpi3d_real"),
     "mpi3d_complex": lambda: file_datasets.MPI3D("mpi3d_complex"),
     "shapes3d": file_datasets.Shapes3D,
+    # Not in dlib: image-folder data sets (L-VAE's and DynamicVAE's papers), see `image_folders`.
+    "falcor3d": image_folders.Falcor3D,
+    "isaac3d": image_folders.Isaac3D,
+    "celeba": image_folders.CelebA,
     "dummy_data": dummy.DummyData,
     # Not in dlib: a two-factor toy that disentangles in seconds (see `rectangles`).
     "rectangles": rectangles.Rectangles,

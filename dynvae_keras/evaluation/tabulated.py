@@ -43,6 +43,10 @@ class AtomIndexData(GroundTruthData):
     return self.data.factors_num_values
 
   @property
+  def categorical_factors(self):
+    return getattr(self.data, "categorical_factors", ())
+
+  @property
   def observation_shape(self):
     return [1]
 

@@ -15,6 +15,7 @@ import time
 import keras
 import numpy as np
 
+from dynvae_keras.evaluation import metrics as metrics_lib
 from dynvae_keras.evaluation.metrics import METRICS
 from dynvae_keras.export.representation import representation_function_from_model
 
@@ -80,6 +81,8 @@ class DisentanglementMetrics(keras.callbacks.Callback):
     if self.every_steps < 1 or self.steps_per_interval < 1:
       raise ValueError(f"every_steps and steps_per_interval must be >= 1; got {every_steps}, "
                        f"{steps_per_interval}.")
+    for name in self.metrics:
+      metrics_lib.require_factors(name, ground_truth_data)
     self.ground_truth_data, self.seed = ground_truth_data, int(seed)
 
   def scores(self):

@@ -8,11 +8,12 @@ representation function draws no randomness), which makes the scores identical f
 representation function that treats rows independently.
 """
 
-from dynvae_keras.evaluation.metrics import (beta_vae, dci, downstream_task, factor_vae, infomec, irs,
-                                             mig, modularity_explicitness, sap_score,
+from dynvae_keras.evaluation.metrics import (beta_vae, dci, dci_es, downstream_task, factor_vae,
+                                             infomec, irs, mig, modularity_explicitness, sap_score,
                                              unsupervised_metrics, utils)
 from dynvae_keras.evaluation.metrics.beta_vae import compute_beta_vae_sklearn
 from dynvae_keras.evaluation.metrics.dci import compute_dci
+from dynvae_keras.evaluation.metrics.dci_es import compute_dci_es
 from dynvae_keras.evaluation.metrics.downstream_task import compute_downstream_task
 from dynvae_keras.evaluation.metrics.factor_vae import compute_factor_vae
 from dynvae_keras.evaluation.metrics.infomec import compute_infomec
@@ -35,10 +36,26 @@ METRICS = {
     "downstream_task": compute_downstream_task,
     # Beyond dlib's set (not in dlib; same signature and conventions).
     "infomec": compute_infomec,
+    "dci_es": compute_dci_es,
 }
 
-__all__ = ["METRICS", "beta_vae", "compute_beta_vae_sklearn", "compute_dci",
+#: Metrics that use the codes only, not the ground-truth factors: they also score data sets
+#: without factors (CelebA).
+FACTOR_FREE_METRICS = ("unsupervised_metrics",)
+
+
+MetricDataError = utils.MetricDataError
+
+
+def require_factors(metric_name, ground_truth_data):
+  """Raises MetricDataError when `metric_name` needs ground-truth factors the data set lacks
+  (checked before a pipeline step starts, rather than inside the metric)."""
+  if metric_name not in FACTOR_FREE_METRICS:
+    utils.check_ground_truth_data(ground_truth_data, f"The {metric_name} metric")
+
+
+__all__ = ["FACTOR_FREE_METRICS", "METRICS", "MetricDataError", "require_factors", "beta_vae", "compute_beta_vae_sklearn", "compute_dci", "compute_dci_es",
            "compute_downstream_task", "compute_factor_vae", "compute_infomec", "compute_irs", "compute_mig",
-           "compute_modularity_explicitness", "compute_sap", "dci", "downstream_task",
+           "compute_modularity_explicitness", "compute_sap", "dci", "dci_es", "downstream_task",
            "factor_vae", "infomec", "irs", "mig", "modularity_explicitness", "sap_score",
            "unsupervised_metrics", "utils"]

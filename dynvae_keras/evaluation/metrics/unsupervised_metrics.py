@@ -22,7 +22,8 @@ def unsupervised_metrics(ground_truth_data, representation_function, random_stat
   """
   del artifact_dir
   mus_train, _ = utils.generate_batch_factor_code(
-      ground_truth_data, representation_function, num_train, random_state, batch_size)
+      ground_truth_data, representation_function, num_train, random_state, batch_size,
+      require_factors=False)
   num_codes = mus_train.shape[0]
   if num_codes < 2:
     raise utils.RepresentationError("unsupervised_metrics needs at least 2 code dimensions.")

@@ -23,10 +23,17 @@ class RepresentationError(DynvaeError, ValueError):
   """The representation function returned something a metric cannot use."""
 
 
-def check_ground_truth_data(ground_truth_data):
+class MetricDataError(DynvaeError, ValueError):
+  """A metric cannot score the given data set (e.g. a factor-based metric on CelebA)."""
+
+
+def check_ground_truth_data(ground_truth_data, metric_name="This metric"):
+  """Raises MetricDataError for a data set without ground-truth factors (CelebA)."""
   if int(ground_truth_data.num_factors) < 1:
-    raise ValueError(f"{ground_truth_data!r} has {ground_truth_data.num_factors} factors; "
-                     f"metrics need at least one ground-truth factor.")
+    raise MetricDataError(
+        f"{metric_name} compares the code with ground-truth factors, and "
+        f"{type(ground_truth_data).__name__} has none. Fix: score it with the unsupervised "
+        f"metrics (--gin_config metric/unsupervised.gin), or choose a data set with factors.")
 
 
 def encode(representation_function, observations, encode_batch=ENCODE_BATCH):
@@ -52,13 +59,17 @@ def encode(representation_function, observations, encode_batch=ENCODE_BATCH):
 
 
 def generate_batch_factor_code(ground_truth_data, representation_function, num_points,
-                               random_state, batch_size):
+                               random_state, batch_size, require_factors=True):
   """Samples `num_points` (factors, observations) in dlib's batch order and encodes them.
+
+  `require_factors=False` lets a metric that uses the codes only run on data sets without
+  ground-truth factors (CelebA); the factors returned then have no rows.
 
   Returns:
     representations (num_codes, num_points) and factors (num_factors, num_points).
   """
-  check_ground_truth_data(ground_truth_data)
+  if require_factors:
+    check_ground_truth_data(ground_truth_data)
   factors, codes, pending = [], [], []
   pending_count = 0
   i = 0
