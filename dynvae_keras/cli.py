@@ -7,7 +7,7 @@ Subcommands (flags mirror dlib's `dlib_*` tools):
   evaluate     --input_dir P --output_dir E --gin_config metric/mig.gin
   aggregate    --glob 'O/*/metrics/*/*/results/aggregate/evaluation.json' --output O/results.json
   visualize    --model_dir M --output_dir V
-  study        --study study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--gpus 0,1] [--stages train]
+  study        --study study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--gpus 0,1] [--stages train] [--claim_timeout S] [--count]
   report       --study study/<name>.gin --study_dir O --output_dir R [--no_traversals]
   calibrate    --model_dir M --target_steps T [--gin_config model/vae.gin ...]
   demo         [--output_dir D] [--overwrite] [--steps N]
@@ -76,6 +76,9 @@ def _visualize(args):
 
 def _study(args):
   from dynvae_keras.pipeline import study  # pylint: disable=g-import-not-at-top
+  if args.count:
+    print(len(study.load_study(args.study).sweep()))
+    return
   if args.model_nums:
     numbers = parse_model_nums(args.model_nums)
   elif args.model_num is not None:
@@ -86,7 +89,7 @@ def _study(args):
   workers = args.workers if args.workers is not None else max(1, len(gpus))
   study.run_study(args.study, args.output_dir, model_nums=numbers, overwrite=args.overwrite,
                   stages=tuple(args.stages.split(",")), workers=workers,
-                  aggregate_results=not args.no_aggregate, gpus=gpus)
+                  aggregate_results=not args.no_aggregate, gpus=gpus, claim_timeout=args.claim_timeout)
 
 
 def parse_model_nums(text):
@@ -199,7 +202,12 @@ def build_parser():
                  help="CUDA device ids dealt to the workers, e.g. 0,1,2,3: worker i sees only "
                       "GPU i mod 4 (several workers may share one)")
   p.add_argument("--no_aggregate", action="store_true", help="skip writing results.json")
+  p.add_argument("--count", action="store_true",
+                 help="print the number of models in the sweep and exit (e.g. for a job array)")
   p.add_argument("--overwrite", action="store_true", help="redo finished steps")
+  p.add_argument("--claim_timeout", type=float, default=300.0,
+                 help="seconds after which a model claimed by a silent process (crashed, "
+                      "preempted) is taken over; default 300")
   p.add_argument("--stages", default="train,evaluate",
                  help="'train' to only train (e.g. on a GPU machine without TensorFlow); default both")
   p.set_defaults(fn=_study)

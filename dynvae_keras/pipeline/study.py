@@ -11,7 +11,8 @@ indexes it. For each model_num the runner writes dlib's layout
 and finally `<output_dir>/results.json` + `.csv` over every finished evaluation. A step whose
 output already holds its results is skipped, so rerunning the same command after a crash or
 on another machine sharing `output_dir` completes the study; training resumes from its last
-checkpoint. Each step parses its own gin configuration from scratch.
+checkpoint. Processes sharing `output_dir` claim each model number before working on it
+(`dynvae_keras.pipeline.claims`), so any number of them can run the same sweep at once. Each step parses its own gin configuration from scratch.
 
 `run_study(..., workers=N)` runs the sweep in N worker processes on this machine (model numbers
 dealt round-robin, each worker limited to cores/N TensorFlow and BLAS threads) and aggregates
@@ -34,7 +35,7 @@ import gin
 from dynvae_keras import gin_utils
 from dynvae_keras.errors import DynvaeError
 from dynvae_keras.evaluation import evaluate, postprocess
-from dynvae_keras.pipeline import train
+from dynvae_keras.pipeline import claims, train
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,8 @@ def worker_environment(workers, cpu_count=None, gpus=(), index=0):
   return env
 
 
-def _run_workers(study_path, output_dir, numbers, workers, overwrite, stages, gpus=()):
+def _run_workers(study_path, output_dir, numbers, workers, overwrite, stages, gpus=(),
+                 claim_timeout=claims.TIMEOUT_SECONDS):
   """Runs `numbers` in `workers` child processes (`dynvae study --model_nums ...`); raises if one fails."""
   shards = [numbers[i::workers] for i in range(workers)]
   children = []
@@ -205,7 +207,7 @@ def _run_workers(study_path, output_dir, numbers, workers, overwrite, stages, gp
       continue
     command = [sys.executable, "-m", "dynvae_keras.cli", "study", "--study", study_path,
                "--output_dir", output_dir, "--model_nums", ",".join(map(str, shard)),
-               "--stages", ",".join(stages), "--no_aggregate"]
+               "--stages", ",".join(stages), "--no_aggregate", "--claim_timeout", str(claim_timeout)]
     if overwrite:
       command.append("--overwrite")
     env = worker_environment(workers, gpus=gpus, index=index)
@@ -223,27 +225,48 @@ def _run_workers(study_path, output_dir, numbers, workers, overwrite, stages, gp
         + ". Rerun the same command: finished steps are kept and skipped.")
 
 
+def _run_claimed(settings, point, output_dir, overwrite, stages, claim_timeout):
+  """`run_model` under a lease on the model number (`claims`); None when another process holds it."""
+  heartbeat = min(claims.HEARTBEAT_SECONDS, claim_timeout / 10)
+  with claims.claim(output_dir, point.model_num, claim_timeout, heartbeat) as lease:
+    if lease is None:
+      return None
+    return run_model(settings, point, output_dir, overwrite=overwrite, stages=stages)
+
+
 def run_study(study_path, output_dir, model_nums=None, overwrite=False, stages=STAGES, workers=1,
-              aggregate_results=True, gpus=()):
+              aggregate_results=True, gpus=(), claim_timeout=claims.TIMEOUT_SECONDS):
   """Runs the sweep points `model_nums` (default all) of a study, then aggregates `output_dir`
   (when evaluating). `workers` > 1 runs them in that many processes on this machine; `gpus`
-  (CUDA device ids) gives each worker one of them (see `worker_environment`)."""
+  (CUDA device ids) gives each worker one of them (see `worker_environment`).
+
+  Each model number is claimed before it is worked on (`claims`): processes on any number of
+  machines can run the same study over one shared directory, each model is worked on by one
+  process at a time, and a model whose holder has been silent for `claim_timeout` seconds is
+  taken over and resumed."""
   from dynvae_keras.evaluation import aggregate  # pylint: disable=g-import-not-at-top
   settings = load_study(study_path)
   sweep = settings.sweep()
   numbers = _check_model_nums(model_nums, len(sweep))
   if int(workers) < 1:
     raise gin_utils.GinConfigError(f"workers must be ≥ 1; got {workers}.")
+  if not float(claim_timeout) > 0:
+    raise gin_utils.GinConfigError(f"claim_timeout must be > 0 seconds; got {claim_timeout}.")
   gpus = [str(g).strip() for g in gpus]
   if any(not g for g in gpus):
     raise gin_utils.GinConfigError(f"gpus must be device ids like 0,1,2,3; got {gpus}.")
   if workers > 1 or gpus:
-    _run_workers(study_path, output_dir, numbers, int(workers), overwrite, stages, gpus)
+    _run_workers(study_path, output_dir, numbers, int(workers), overwrite, stages, gpus, claim_timeout)
   else:
     for n in numbers:
-      ran = run_model(settings, sweep[n], output_dir, overwrite=overwrite, stages=stages)
-      print(f"model {n} ({sweep[n].model_name}, seed {sweep[n].random_seed}): "
-            f"{ran} step(s) run", flush=True)
+      ran = _run_claimed(settings, sweep[n], output_dir, overwrite, stages, float(claim_timeout))
+      if ran is None:
+        holder = claims.read_lease(claims.lease_path(output_dir, n)) or {}
+        print(f"model {n}: skipped, claimed by {holder.get('host', '?')} pid {holder.get('pid', '?')}",
+              flush=True)
+      else:
+        print(f"model {n} ({sweep[n].model_name}, seed {sweep[n].random_seed}): "
+              f"{ran} step(s) run", flush=True)
   if "evaluate" not in stages or not aggregate_results:
     return []
   rows = aggregate.aggregate(os.path.join(output_dir, RESULTS_GLOB),
