@@ -7,7 +7,7 @@ Subcommands (flags mirror dlib's `dlib_*` tools):
   evaluate     --input_dir P --output_dir E --gin_config metric/mig.gin
   aggregate    --glob 'O/*/metrics/*/*/results/aggregate/evaluation.json' --output O/results.json
   visualize    --model_dir M --output_dir V
-  study        --study study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--gpus 0,1] [--stages train] [--claim_timeout S] [--count]
+  study        --study study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--gpus 0,1] [--stages train] [--claim_timeout S] [--executor ray [--ray_address auto]] [--count]
   report       --study study/<name>.gin --study_dir O --output_dir R [--no_traversals]
   calibrate    --model_dir M --target_steps T [--gin_config model/vae.gin ...]
   demo         [--output_dir D] [--overwrite] [--steps N]
@@ -89,7 +89,12 @@ def _study(args):
   workers = args.workers if args.workers is not None else max(1, len(gpus))
   study.run_study(args.study, args.output_dir, model_nums=numbers, overwrite=args.overwrite,
                   stages=tuple(args.stages.split(",")), workers=workers,
-                  aggregate_results=not args.no_aggregate, gpus=gpus, claim_timeout=args.claim_timeout)
+                  aggregate_results=not args.no_aggregate, gpus=gpus, claim_timeout=args.claim_timeout,
+                  executor=args.executor, ray_options=dict(
+                      address=args.ray_address, num_cpus=args.ray_cpus_per_task,
+                      num_gpus=args.ray_gpus_per_task, max_retries=args.ray_max_retries,
+                      memory=None if args.ray_memory_gb is None else int(args.ray_memory_gb * 1024 ** 3),
+                      local_cpus=args.ray_local_cpus))
 
 
 def parse_model_nums(text):
@@ -202,6 +207,17 @@ def build_parser():
                  help="CUDA device ids dealt to the workers, e.g. 0,1,2,3: worker i sees only "
                       "GPU i mod 4 (several workers may share one)")
   p.add_argument("--no_aggregate", action="store_true", help="skip writing results.json")
+  p.add_argument("--executor", choices=("local", "ray"), default="local",
+                 help="'ray': one Ray task per model (pip install 'dynvae-keras[ray]'; docs/scaling.md)")
+  p.add_argument("--ray_address", default=None,
+                 help="a running Ray cluster ('auto': this node's); default: start one on this machine")
+  p.add_argument("--ray_local_cpus", type=int, default=None,
+                 help="CPUs of a Ray instance started here (default: all)")
+  p.add_argument("--ray_cpus_per_task", type=float, default=1, help="CPUs per model task (default 1)")
+  p.add_argument("--ray_gpus_per_task", type=float, default=0, help="GPUs per model task (default 0)")
+  p.add_argument("--ray_memory_gb", type=float, default=None, help="memory reserved per model task")
+  p.add_argument("--ray_max_retries", type=int, default=3,
+                 help="reruns of a task whose worker or node was lost (default 3)")
   p.add_argument("--count", action="store_true",
                  help="print the number of models in the sweep and exit (e.g. for a job array)")
   p.add_argument("--overwrite", action="store_true", help="redo finished steps")

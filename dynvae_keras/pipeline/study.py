@@ -225,7 +225,7 @@ def _run_workers(study_path, output_dir, numbers, workers, overwrite, stages, gp
         + ". Rerun the same command: finished steps are kept and skipped.")
 
 
-def _run_claimed(settings, point, output_dir, overwrite, stages, claim_timeout):
+def run_claimed(settings, point, output_dir, overwrite, stages, claim_timeout):
   """`run_model` under a lease on the model number (`claims`); None when another process holds it."""
   heartbeat = min(claims.HEARTBEAT_SECONDS, claim_timeout / 10)
   with claims.claim(output_dir, point.model_num, claim_timeout, heartbeat) as lease:
@@ -234,8 +234,12 @@ def _run_claimed(settings, point, output_dir, overwrite, stages, claim_timeout):
     return run_model(settings, point, output_dir, overwrite=overwrite, stages=stages)
 
 
+EXECUTORS = ("local", "ray")
+
+
 def run_study(study_path, output_dir, model_nums=None, overwrite=False, stages=STAGES, workers=1,
-              aggregate_results=True, gpus=(), claim_timeout=claims.TIMEOUT_SECONDS):
+              aggregate_results=True, gpus=(), claim_timeout=claims.TIMEOUT_SECONDS, executor="local",
+              ray_options=None):
   """Runs the sweep points `model_nums` (default all) of a study, then aggregates `output_dir`
   (when evaluating). `workers` > 1 runs them in that many processes on this machine; `gpus`
   (CUDA device ids) gives each worker one of them (see `worker_environment`).
@@ -252,14 +256,23 @@ def run_study(study_path, output_dir, model_nums=None, overwrite=False, stages=S
     raise gin_utils.GinConfigError(f"workers must be ≥ 1; got {workers}.")
   if not float(claim_timeout) > 0:
     raise gin_utils.GinConfigError(f"claim_timeout must be > 0 seconds; got {claim_timeout}.")
+  if executor not in EXECUTORS:
+    raise gin_utils.GinConfigError(f"Unknown executor {executor!r}; use one of {EXECUTORS}.")
+  if executor == "ray" and (workers > 1 or gpus):
+    raise gin_utils.GinConfigError("--executor ray schedules the models itself: give resources per "
+                                   "task (--ray_cpus_per_task, --ray_gpus_per_task), not --workers/--gpus.")
   gpus = [str(g).strip() for g in gpus]
   if any(not g for g in gpus):
     raise gin_utils.GinConfigError(f"gpus must be device ids like 0,1,2,3; got {gpus}.")
-  if workers > 1 or gpus:
+  if executor == "ray":
+    from dynvae_keras.pipeline import ray_executor  # pylint: disable=g-import-not-at-top  (optional Ray)
+    ray_executor.run_with_ray(study_path, output_dir, numbers, overwrite, stages, float(claim_timeout),
+                              **(ray_options or {}))
+  elif workers > 1 or gpus:
     _run_workers(study_path, output_dir, numbers, int(workers), overwrite, stages, gpus, claim_timeout)
   else:
     for n in numbers:
-      ran = _run_claimed(settings, sweep[n], output_dir, overwrite, stages, float(claim_timeout))
+      ran = run_claimed(settings, sweep[n], output_dir, overwrite, stages, float(claim_timeout))
       if ran is None:
         holder = claims.read_lease(claims.lease_path(output_dir, n)) or {}
         print(f"model {n}: skipped, claimed by {holder.get('host', '?')} pid {holder.get('pid', '?')}",
