@@ -53,10 +53,26 @@ def test_a_stale_lease_is_taken_over_and_its_old_holder_does_not_remove_the_new_
   with caplog.at_level(logging.WARNING):
     new = claims.try_claim(tmp_path, 1, timeout_seconds=60, heartbeat_seconds=30)
   assert new is not None and "taking over the lease" in caplog.text
+  time.sleep(0.1)
+  assert claims.read_lease(new.path)["holder"] == new.record["holder"]
   old.release()  # the old holder waking up must not delete the new holder's lease
   assert claims.read_lease(new.path)["holder"] == new.record["holder"]
   new.release()
   assert not os.path.exists(new.path) and not os.path.exists(new.path + ".takeover")
+
+
+def test_a_stalled_holder_stops_refreshing_a_lease_taken_over(tmp_path):
+  old = claims.try_claim(tmp_path, 2, timeout_seconds=0.5, heartbeat_seconds=0.05)
+  old._stop.set()  # pylint: disable=protected-access  (stalled: no heartbeat)
+  old._thread.join()  # pylint: disable=protected-access
+  time.sleep(0.6)
+  new = claims.try_claim(tmp_path, 2, timeout_seconds=0.5, heartbeat_seconds=0.05)
+  assert new is not None
+  revived = claims.Lease(old.path, old.record, 0.05)  # the old holder's heartbeat resumes
+  time.sleep(0.3)
+  assert not revived._thread.is_alive()  # pylint: disable=protected-access  (it saw the new holder)
+  assert claims.read_lease(new.path)["holder"] == new.record["holder"]
+  new.release()
 
 
 def test_heartbeat_must_be_shorter_than_the_timeout(tmp_path):

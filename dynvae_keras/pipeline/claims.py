@@ -107,11 +107,13 @@ class Lease:
 
   def _beat(self, interval):
     while not self._stop.wait(interval):
-      try:
-        os.utime(self.path)
-      except FileNotFoundError:  # taken over after we stalled: the new holder owns the model
+      if (read_lease(self.path) or {}).get("holder") != self.record["holder"]:
+        # This process stalled past the timeout and another took the model over: stop keeping
+        # the new holder's lease alive (this process's own work on the model is not stopped).
         logger.warning("The lease %s was taken over by another process.", self.path)
         return
+      with contextlib.suppress(FileNotFoundError):
+        os.utime(self.path)
 
   def release(self):
     self._stop.set()
