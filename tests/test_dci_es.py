@@ -106,3 +106,9 @@ def test_dsprites_shape_is_categorical():
   data = DSprites([1, 2, 3, 4, 5], source="procedural")
   assert data.categorical_factors == (0,)
   assert DSprites(source="procedural").categorical_factors == (1,)  # color first when latent
+
+
+def test_scores_do_not_depend_on_the_number_of_jobs():
+  # Parallel prediction would sum the trees in completion order (last-bit differences).
+  runs = [_score(mixing, n_jobs=n_jobs, num_trees=20) for n_jobs in (1, 2, 2, -1)]
+  assert all(run == runs[0] for run in runs)

@@ -65,8 +65,9 @@ def compute_dci_es(ground_truth_data, representation_function, random_state, art
       data set's `categorical_factors` (none if it has no such attribute).
     lowest_loss: the loss the curve's area is measured above: "curve" (its own minimum, the
       authors' code) or a number (e.g. 0.0).
-    n_jobs: parallel jobs per forest (scikit-learn's convention; default -1: all cores, 1.5×
-      a single job on 2 cores, bench/dci_es_cost.py). The scores do not depend on it.
+    n_jobs: parallel jobs fitting each forest (scikit-learn's convention; default -1: all cores,
+      1.5× a single job on 2 cores, bench/dci_es_cost.py). The scores do not depend on it: the
+      forests predict with one job, which adds the trees' outputs in a fixed order.
 
   Returns:
     {"explicitness", "disentanglement", "completeness", "informativeness", "size",
@@ -107,6 +108,9 @@ def dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, fact
       forest_type = ensemble.RandomForestClassifier if j in categorical else ensemble.RandomForestRegressor
       forest = forest_type(n_estimators=num_trees, max_depth=int(depth), random_state=seed, n_jobs=n_jobs)
       forest.fit(codes_train, factors_train[:, j])
+      # Parallel prediction sums the trees' outputs in completion order (last-bit noise in the
+      # scores); one job sums them in tree order, so scores do not depend on n_jobs.
+      forest.set_params(n_jobs=1)
       scores[c, j] = forest.score(codes_test, factors_test[:, j])
       importances[c, :, j] = np.abs(forest.feature_importances_)
   baselines = np.array([1.0 - 1.0 / factors_num_values[j] if j in categorical else 1.0
