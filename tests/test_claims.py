@@ -130,29 +130,19 @@ def _trainings(logs):
   return sorted(int(n) for log in logs for n in re.findall(r"model (\d+): training", log))
 
 
-def test_two_concurrent_studies_train_every_model_exactly_once(tmp_path):
+@pytest.mark.parametrize("count", [2, pytest.param(4, marks=pytest.mark.slow)])
+def test_concurrent_studies_train_every_model_exactly_once(tmp_path, count):
   study_file = tmp_path / "s.gin"
   study_file.write_text(STUDY.format(steps=10))
   out = tmp_path / "study"
-  processes = [_study(study_file, out) for _ in range(2)]
-  logs = [p.communicate(timeout=900)[0] for p in processes]
+  processes = [_study(study_file, out) for _ in range(count)]
+  logs = [p.communicate(timeout=900 * count // 2)[0] for p in processes]
   assert all(p.returncode == 0 for p in processes), logs
   assert _trainings(logs) == [0, 1, 2, 3], logs
   assert "skipped, claimed by" in "".join(logs) or len(set(_trainings(logs[:1]))) == 4
   rows = json.loads((out / "results.json").read_text())
   assert len(rows["evaluation_results.discrete_mig"]) == 4
   assert not list(out.glob("*/claim.json*"))
-
-
-@pytest.mark.slow
-def test_four_concurrent_studies_train_every_model_exactly_once(tmp_path):
-  study_file = tmp_path / "s.gin"
-  study_file.write_text(STUDY.format(steps=10))
-  out = tmp_path / "study"
-  processes = [_study(study_file, out) for _ in range(4)]
-  logs = [p.communicate(timeout=1800)[0] for p in processes]
-  assert all(p.returncode == 0 for p in processes), logs
-  assert _trainings(logs) == [0, 1, 2, 3], logs
 
 
 def test_a_killed_study_is_taken_over_after_the_timeout_and_resumed(tmp_path):
