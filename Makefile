@@ -6,7 +6,11 @@ STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
 DEMO_DIR ?= demo_output
 STUDY_DIR ?= runs/controlled_beta_cpu
-PYTEST_ARGS ?= --durations=20
+# Two pytest workers, one test file each at a time (module fixtures are built once): on a 2-core
+# CI machine the suite's subprocesses, imports and compilations overlap with the other worker's
+# training. `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?= --durations=20 -n $(PYTEST_WORKERS) --dist loadfile
 
 # torch 2.13.0's CPU build (192 MB): exact, so that pip never picks a newer CUDA build.
 TORCH ?= torch==2.13.0

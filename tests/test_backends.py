@@ -17,7 +17,7 @@ from helpers import make_model, fit, to_numpy, dsprites
 from dynvae_keras import data
 out = dict()
 for key, compile_kwargs in {runs!r}:
-  model = make_model(key, encoder_fn="fc_encoder", decoder_fn="fc_decoder")
+  model = make_model(key, encoder_fn="mlp_encoder", decoder_fn="mlp_decoder")
   first = fit(model, 5, **compile_kwargs).history["loss"][-1]
   last = fit(model, 25, start_step=5).history["loss"][-1]
   path = os.path.join({tmp!r}, key + ".keras")

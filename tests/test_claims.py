@@ -112,7 +112,7 @@ study.random_seeds = [0, 1, 2, 3]
 study.models = [('beta_vae', 'model/beta_vae.gin', ['vae.beta = 2.'])]
 study.train_bindings = ['model.training_steps = {steps}', 'model.eval_steps = 1', 'model.batch_size = 8',
                         'model.log_every = 5', 'encoder.num_latent = 3',
-                        'encoder.encoder_fn = @fc_encoder', 'decoder.decoder_fn = @fc_decoder']
+                        'encoder.encoder_fn = @mlp_encoder', 'decoder.decoder_fn = @mlp_decoder']
 study.postprocess_configs = ['postprocess/mean.gin']
 study.metric_configs = ['metric/mig.gin']
 study.metric_bindings = ['mig.num_train = 100']

@@ -184,11 +184,11 @@ from test_controlled_models import _controller, _per_step_history
 from helpers import fit, to_numpy
 from dynvae_keras import models
 out = dict()
-model = models.DynamicVAE(controller=_controller(), num_latent=4, encoder_fn="fc_encoder", decoder_fn="fc_decoder")
+model = models.DynamicVAE(controller=_controller(), num_latent=4, encoder_fn="mlp_encoder", decoder_fn="mlp_decoder")
 out["history"] = _per_step_history(model, 8)
 runs = dict()
 for spe in (1, 4):
-  m = models.DynamicVAE(controller=_controller(), num_latent=4, encoder_fn="fc_encoder", decoder_fn="fc_decoder", seed=3)
+  m = models.DynamicVAE(controller=_controller(), num_latent=4, encoder_fn="mlp_encoder", decoder_fn="mlp_decoder", seed=3)
   keras.utils.set_random_seed(0)
   m.build((None, 64, 64, 1))
   fit(m, 8, steps_per_execution=spe)

@@ -20,7 +20,7 @@ def train(name, *bindings):
   model_dir = os.path.join(root, name)
   argv = ["train", "--model_dir", model_dir, "--gin_config", "model/dynamic_vae_quick.gin"]
   for b in ("model.training_steps=8", "model.log_every=4", "model.eval_steps=2", "model.batch_size=16",
-            "encoder.num_latent=4", "encoder.encoder_fn=@fc_encoder", "decoder.decoder_fn=@fc_decoder",
+            "encoder.num_latent=4", "encoder.encoder_fn=@mlp_encoder", "decoder.decoder_fn=@mlp_decoder",
             "hybrid_annealing_setpoint.period=4", "hybrid_annealing_setpoint.ramp=2") + bindings:
     argv += ["--gin_bindings", b]
   code = cli.main(argv)

@@ -39,7 +39,7 @@ out["bf16"] = str(DeviceBatches(pool, 8, 1, dtype="bfloat16")[0][0].dtype)
 
 def train(spe, model_class=DynamicVAE):
   keras.utils.set_random_seed(7)
-  model = model_class(encoder_fn="fc_encoder", decoder_fn="fc_decoder", seed=1)
+  model = model_class(encoder_fn="mlp_encoder", decoder_fn="mlp_decoder", seed=1)
   model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=spe)
   history = model.fit(DeviceBatches(pool, 16, 12, seed=3, chunk=5), epochs=1, verbose=0, shuffle=False)
   return model, {k: float(v[-1]) for k, v in history.history.items()}
@@ -59,7 +59,7 @@ class Recorded(DeviceBatches):
     read.append(index)
     return super().__getitem__(index)
 read = []
-model = DynamicVAE(encoder_fn="fc_encoder", decoder_fn="fc_decoder", seed=1)
+model = DynamicVAE(encoder_fn="mlp_encoder", decoder_fn="mlp_decoder", seed=1)
 model.compile(optimizer="adam", steps_per_execution=3)
 model.fit(Recorded(pool, 4, 6, chunk=3), epochs=2, verbose=0)  # Keras' default shuffle=True
 out["fit_read_order"] = read
@@ -143,7 +143,7 @@ code = cli.main(["train", "--model_dir", {model_dir!r}, "--gin_config", "model/d
                  "--gin_bindings", "model.batch_size=8", "--gin_bindings", "model.log_every=4",
                  "--gin_bindings", "model.steps_per_execution=2", "--gin_bindings", "model.device_input=True",
                  "--gin_bindings", "model.device_pool_size=128",
-                 "--gin_bindings", "encoder.encoder_fn=@fc_encoder", "--gin_bindings", "decoder.decoder_fn=@fc_decoder"])
+                 "--gin_bindings", "encoder.encoder_fn=@mlp_encoder", "--gin_bindings", "decoder.decoder_fn=@mlp_decoder"])
 print("RESULT" + json.dumps(dict(code=code)))
 """
 

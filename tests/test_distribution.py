@@ -22,7 +22,7 @@ data = get_named_ground_truth_data("dsprites_full")
 def betas_of(make_stream, lr, scope=None, steps=8, steps_per_execution=1):
   keras.utils.set_random_seed(0)
   def build():
-    model = DynamicVAE(encoder_fn="fc_encoder", decoder_fn="fc_decoder", seed=1)
+    model = DynamicVAE(encoder_fn="mlp_encoder", decoder_fn="mlp_decoder", seed=1)
     model.compile(optimizer=keras.optimizers.Adam(lr), steps_per_execution=steps_per_execution)
     return model
   if scope is not None:
@@ -134,7 +134,7 @@ out = {}
 for name, (cls, kwargs) in MODELS.items():  # one after another in one process, as a study runs
   with data_parallel_scope(16, steps_per_execution) as devices:
     keras.utils.set_random_seed(0)
-    model = cls(encoder_fn="fc_encoder", decoder_fn="fc_decoder", num_latent=4, **kwargs)
+    model = cls(encoder_fn="mlp_encoder", decoder_fn="mlp_decoder", num_latent=4, **kwargs)
     model.build((None, 64, 64, 1))
     factories.compile_model(model, optimizer=keras.optimizers.Adam(1e-3),
                             steps_per_execution=steps_per_execution)

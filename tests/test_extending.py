@@ -32,7 +32,7 @@ def test_examples_fit_the_line_budget(name):
 
 
 def test_free_bits_regularizer_matches_a_hand_computation(page):
-  model = page["FreeBitsVAE"](free_bits=0.5, num_latent=3, encoder_fn="fc_encoder", decoder_fn="fc_decoder")
+  model = page["FreeBitsVAE"](free_bits=0.5, num_latent=3, encoder_fn="mlp_encoder", decoder_fn="mlp_decoder")
   z_mean = np.array([[0.0, 1.0, 2.0], [0.0, -1.0, 2.0]], "float32")
   z_logvar = np.array([[0.0, 0.0, -1.0], [0.0, 0.0, -1.0]], "float32")
   # Per-latent batch-mean KLs: 0, 0.5, 2 + (e^-1 + 1 - 1) / 2 = 2.18394; floored at 0.5.
@@ -60,8 +60,8 @@ def test_free_bits_factory_is_gin_configurable(page):
   from dynvae_keras import gin_utils  # pylint: disable=g-import-not-at-top
   gin_utils.register_configurables()
   with gin.unlock_config():
-    gin.parse_config(["encoder.num_latent = 4", "encoder.encoder_fn = @fc_encoder",
-                      "decoder.decoder_fn = @fc_decoder", "reconstruction_loss.loss_fn = @bernoulli_loss",
+    gin.parse_config(["encoder.num_latent = 4", "encoder.encoder_fn = @mlp_encoder",
+                      "decoder.decoder_fn = @mlp_decoder", "reconstruction_loss.loss_fn = @bernoulli_loss",
                       "free_bits_vae.free_bits = 1.5"])
   try:
     model = page["free_bits_vae"]()

@@ -56,7 +56,7 @@ def test_our_fit_reads_a_step_indexed_stream_in_order():
   does not ask Keras to shuffle our tf.data stream (which Keras would refuse with a warning)."""
   from helpers import make_model  # pylint: disable=g-import-not-at-top
   ds = data.get_named_ground_truth_data("dsprites_full")
-  model = make_model("BetaVAE", encoder_fn="fc_encoder", decoder_fn="fc_decoder")
+  model = make_model("BetaVAE", encoder_fn="mlp_encoder", decoder_fn="mlp_decoder")
   model.compile(optimizer="adam")
   for kwargs in ({}, {"shuffle": True}):
     stream = _RecordedBatches(ds, 4, num_batches=6, seed=0)

@@ -22,7 +22,7 @@ from dynvae_keras import cli
 code = cli.main(["train", "--model_dir", {model_dir!r}, "--gin_config", "model/dynamic_vae_quick.gin",
                  "--gin_bindings", "model.training_steps=8", "--gin_bindings", "model.eval_steps=2",
                  "--gin_bindings", "model.batch_size=8", "--gin_bindings", "model.log_every=4",
-                 "--gin_bindings", "encoder.encoder_fn=@fc_encoder", "--gin_bindings", "decoder.decoder_fn=@fc_decoder",
+                 "--gin_bindings", "encoder.encoder_fn=@mlp_encoder", "--gin_bindings", "decoder.decoder_fn=@mlp_decoder",
                  *{extra!r}])
 model = keras.saving.load_model(os.path.join({model_dir!r}, "model.keras"))
 controller = model.controller

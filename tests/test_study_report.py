@@ -16,7 +16,7 @@ study.models = [('beta_vae', 'model/beta_vae.gin', ['vae.beta = 2.']),
                 ('dynamic_vae', 'model/dynamic_vae_quick.gin', [])]
 study.train_bindings = ['model.training_steps = 10', 'model.eval_steps = 1', 'model.batch_size = 8',
                         'model.log_every = 5', 'encoder.num_latent = 3',
-                        'encoder.encoder_fn = @fc_encoder', 'decoder.decoder_fn = @fc_decoder']
+                        'encoder.encoder_fn = @mlp_encoder', 'decoder.decoder_fn = @mlp_decoder']
 study.postprocess_configs = ['postprocess/mean.gin']
 study.metric_configs = ['metric/mig.gin', 'metric/sap_score.gin']
 study.metric_bindings = ['mig.num_train = 200', 'sap_score.num_train = 200', 'sap_score.num_test = 100']
