@@ -50,6 +50,24 @@ def test_model_configs_parse_and_build(name):
     gin.clear_config()
 
 
+def test_cpu_budget_annealed_config_is_the_documented_run():
+  """`model/annealed_vae_dsprites_cpu.gin` holds the settings of docs/REPRODUCTION.md's annealed run."""
+  gin_utils.parse(["model/annealed_vae_dsprites_cpu.gin"])
+  try:
+    model = gin.query_parameter("model.model").scoped_configurable_fn()
+    assert type(model) is models.AnnealedVAE
+    config = model.get_config()
+    assert (config["c_max"], config["gamma"], config["iteration_threshold"]) == (10.0, 1000.0, 20000)
+    assert config["encoder_fn"] == "conv_encoder" and config["decoder_fn"] == "deconv_decoder"
+    assert gin.query_parameter("dataset.name") == "dsprites_full"
+    assert (gin.query_parameter("model.batch_size"), gin.query_parameter("model.training_steps")) == (64, 30000)
+    optimizer = gin.query_parameter("vae_optimizer.optimizer_fn").scoped_configurable_fn()
+    assert float(optimizer.learning_rate) == pytest.approx(5e-4)
+    assert gin.query_parameter("model.eval_metrics_every") == 1000
+  finally:
+    gin.clear_config()
+
+
 def test_factor_vae_discriminator_optimizer_from_gin():
   gin_utils.parse(["model/factor_vae.gin"])
   try:
