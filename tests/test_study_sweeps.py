@@ -43,7 +43,7 @@ def test_cpu30k_study_builds_every_model_with_set_points_at_10_nats_by_step_2000
            "control_vae": models.ControlVAE, "dynamic_vae": models.DynamicVAE, "l_vae_uncertainty": models.LVAE,
            "sigma_vae": models.SigmaVAE, "beta_tc_vae": models.BetaTCVAE}
   for point in points[::2]:
-    gin_utils.parse([point.model_config], [*point.model_bindings, *settings.train_bindings])
+    gin_utils.parse([point.model_config], settings.training_bindings(point))
     try:
       model = gin.query_parameter("model.model").scoped_configurable_fn()
       assert type(model) is kinds[point.model_name], point

@@ -79,6 +79,12 @@ class StudySettings:
   metric_configs: tuple = ()
   metric_bindings: tuple = ()
 
+  def training_bindings(self, point):
+    """The gin bindings one sweep point trains with, after its model config (later ones win)."""
+    return [*point.model_bindings, *self.train_bindings, f"dataset.name = '{point.dataset}'",
+            f"model.random_seed = {point.random_seed}", f"model.model_num = {point.model_num}",
+            f"model.name = '{point.model_name}'"]
+
   def sweep(self):
     points = []
     for dataset, model, seed in itertools.product(self.datasets, self.models, self.random_seeds):
@@ -139,10 +145,7 @@ def run_model(settings, point, output_dir, overwrite=False, stages=STAGES):
   if overwrite or not _done(model_dir, "train"):
     logger.info("model %d: training %s (seed %d) on %s", point.model_num, point.model_name,
                 point.random_seed, point.dataset)
-    gin_utils.parse([point.model_config], [
-        *point.model_bindings, *settings.train_bindings, f"dataset.name = '{point.dataset}'",
-        f"model.random_seed = {point.random_seed}", f"model.model_num = {point.model_num}",
-        f"model.name = '{point.model_name}'"])
+    gin_utils.parse([point.model_config], settings.training_bindings(point))
     train.train(model_dir, overwrite=overwrite)
     ran += 1
   if "evaluate" not in stages:
