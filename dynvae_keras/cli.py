@@ -9,6 +9,7 @@ Subcommands (flags mirror dlib's `dlib_*` tools):
   visualize    --model_dir M --output_dir V
   study        --study study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--gpus 0,1] [--stages train] [--claim_timeout S] [--executor ray [--ray_address auto]] [--count]
   report       --study study/<name>.gin --study_dir O --output_dir R [--no_traversals]
+               [--allow_incomplete]
   calibrate    --model_dir M --target_steps T [--gin_config model/vae.gin ...]
   demo         [--output_dir D] [--overwrite] [--steps N]
   configs      [--kind model|metric|postprocess|study]      list the packaged gin configs
@@ -113,7 +114,8 @@ def parse_model_nums(text):
 def _report(args):
   from dynvae_keras.pipeline import report  # pylint: disable=g-import-not-at-top
   _, table = report.report(args.study, args.study_dir, args.output_dir,
-                                 overwrite=args.overwrite, traversals=not args.no_traversals)
+                           overwrite=args.overwrite, traversals=not args.no_traversals,
+                           allow_incomplete=args.allow_incomplete)
   print(table)
   print(f"Report written to {args.output_dir}")
 
@@ -228,11 +230,13 @@ def build_parser():
                  help="'train' to only train (e.g. on a GPU machine without TensorFlow); default both")
   p.set_defaults(fn=_study)
 
-  p = sub.add_parser("report", help="tables, β/C/KL curves and traversals of a finished study")
+  p = sub.add_parser("report", help="tables, learning and β/C/KL curves, traversals of a study")
   p.add_argument("--study", required=True, help="the study's gin file")
   p.add_argument("--study_dir", required=True, help="the study's --output_dir")
   p.add_argument("--output_dir", required=True, help="where the report goes")
   p.add_argument("--no_traversals", action="store_true", help="skip the traversal figures")
+  p.add_argument("--allow_incomplete", action="store_true",
+                 help="report the finished models of a study still running, listing the others")
   p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
   p.set_defaults(fn=_report)
 

@@ -2,12 +2,15 @@
 
 import csv
 import json
+import math
 
 import imageio.v2 as imageio
 import pytest
 
 from dynvae_keras import cli
+from dynvae_keras.pipeline import report as report_module
 from dynvae_keras.pipeline import study
+from dynvae_keras.pipeline.report import StudyIncompleteError
 from dynvae_keras.gin_utils import GinConfigError
 
 STUDY = """
@@ -123,7 +126,14 @@ def test_report_tables_curves_and_traversals(finished_study, tmp_path, capsys):
   mig = json.loads((out / "1" / "metrics" / "mean" / "mig" / "results" / "aggregate" /
                     "evaluation.json").read_text())["evaluation_results.discrete_mig"]
   assert float(rows["dynamic_vae"]["MIG"]) == pytest.approx(mig)
-  assert float(rows["beta_vae"]["final β"]) == pytest.approx(2.0)
+  assert float(rows["beta_vae"]["final β"]) == float(rows["beta_vae"]["first β"]) == pytest.approx(2.0)
+  assert float(rows["dynamic_vae"]["first β"]) > float(rows["dynamic_vae"]["final β"])
+  # Set-point tracking: from the run's own log, for the controlled model only.
+  from dynvae_keras.visualize import curves  # pylint: disable=g-import-not-at-top
+  log = curves.read_log(out / "1" / "model" / "logs" / "metrics.csv")
+  assert float(rows["dynamic_vae"]["|KL − C|"]) == pytest.approx(
+      abs(log["kl_loss"][-1] - log["kl_setpoint"][-1]), rel=1e-6)  # 2 intervals: the last quarter is the last
+  assert rows["beta_vae"]["|KL − C|"] == "nan"
   assert rows["beta_vae"]["DCI disent."] == "nan"  # not in this study's metrics
   # The common reconstruction error = BCE of the Keras model's decoded posterior mean.
   import keras  # pylint: disable=g-import-not-at-top
@@ -136,13 +146,49 @@ def test_report_tables_curves_and_traversals(finished_study, tmp_path, capsys):
   logits = keras.ops.convert_to_numpy(model.decode(mean, training=False)).astype(np.float64)
   bce = np.maximum(logits, 0) - logits * images + np.log1p(np.exp(-np.abs(logits)))
   assert float(rows["dynamic_vae"]["BCE@mean"]) == pytest.approx(bce.reshape(2000, -1).sum(1).mean(), rel=1e-4)
-  # Set-point curves only for the controlled model.
+  # Set-point curves only for the controlled model; learning curves for all.
+  assert imageio.imread(report / "learning_curves.png").ndim == 3
   assert (report / "control_curves_dynamic_vae.png").is_file()
   assert not (report / "control_curves_beta_vae.png").exists()
   for name in ("beta_vae", "dynamic_vae"):
     assert len(imageio.mimread(report / f"traversal_{name}.gif")) == 20
   assert cli.main(["report", "--study", str(study_file), "--study_dir", str(out),
                    "--output_dir", str(report)]) == 2  # refuses to overwrite
+
+
+def test_kl_tracking_error_is_the_mean_distance_to_the_target_over_the_last_quarter():
+  report = report_module
+  log = {"kl_loss": [9., 9., 9., 9., 9., 9., 4., 12.], "kl_setpoint": [0.] * 6 + [5., 10.],
+         "capacity": [9.] * 8}
+  assert report.kl_tracking_error(log) == pytest.approx((1. + 2.) / 2)  # kl_setpoint preferred
+  del log["kl_setpoint"]
+  assert report.kl_tracking_error(log) == pytest.approx((5. + 3.) / 2)  # AnnealedVAE's capacity
+  del log["capacity"]
+  assert math.isnan(report.kl_tracking_error(log))
+
+
+def test_report_of_a_study_still_running_lists_the_unfinished_models(finished_study, tmp_path):
+  study_file, out = finished_study
+  partial = tmp_path / "partial"
+  (partial / "0").mkdir(parents=True)
+  for part in ("model", "metrics"):
+    (partial / "0" / part).symlink_to(out / "0" / part)
+  (partial / "1").mkdir()
+  (partial / "1" / "model").symlink_to(out / "1" / "model")  # trained, not evaluated
+  report = tmp_path / "r"
+  assert cli.main(["report", "--study", str(study_file), "--study_dir", str(partial),
+                   "--output_dir", str(report), "--no_traversals", "--allow_incomplete"]) == 0
+  summary = (report / "summary.md").read_text()
+  assert "1 of 2 runs finished" in summary and "1 (dynamic_vae, seed 0)" in summary
+  assert "| beta_vae | 1 |" in summary and "| dynamic_vae |" not in summary
+  with open(report / "per_model.csv", newline="") as f:
+    assert [row["name"] for row in csv.DictReader(f)] == ["beta_vae"]
+  assert (report / "learning_curves.png").is_file()
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  with pytest.raises(StudyIncompleteError, match="no model of the study"):
+    report_module.report(str(study_file), str(empty), str(tmp_path / "r2"), allow_incomplete=True)
+  assert not (tmp_path / "r2").exists()
 
 
 def test_report_on_unfinished_study_names_the_missing_step(finished_study, tmp_path, capsys):

@@ -6,17 +6,27 @@ figures) and writes, atomically, into `output_dir`:
 * `summary.md`: one row per model of the sweep: mean ± sample standard deviation (ddof = 1) over
   its seeds of the training results (reconstruction loss and KL, nats per image averaged over
   the `model.eval_steps` evaluation batches — each model's own reconstruction loss, e.g. a
-  Gaussian NLL for σ-VAE; the final β, i.e. the KL weight of the last logged interval), of one
+  Gaussian NLL for σ-VAE; the first and final β, i.e. the KL weight of the first and last logged
+  intervals; "|KL − C|": for models that log a KL target — the controllers' set point
+  `kl_setpoint` or AnnealedVAE's `capacity` — the mean absolute difference in nats between the
+  interval KL and that target over the last quarter of the logged intervals), of one
   reconstruction error common to all models ("BCE@mean": Bernoulli cross-entropy in nats per
   image, summed over pixels, of the decoded posterior mean of 2000 images drawn with seed 0,
   through the exported `reconstructions` signature), and of every metric scored on the first postprocessing of the study (`mean` in
   dlib's studies): MIG, DCI disentanglement/completeness, SAP, FactorVAE and β-VAE scores
   (evaluation accuracy), modularity;
 * `per_model.csv`: the same quantities per model_num (seed), plus the model name and seed;
+* `learning_curves.png`: against the training step, one panel per disentanglement score logged
+  during training (`model.eval_metrics`, e.g. `mig/discrete_mig`) and one for the KL; one colour
+  per model, one line per seed;
 * `control_curves_<name>.png` for every model that logs a KL set point (ControlVAE,
   DynamicVAE): β(t) (log scale) and KL(t) with C(t), one line per seed;
 * `traversal_<name>.gif` / `.png`: latent traversals (fitted-Gaussian style, see
   `dynvae_keras.visualize`) of the seed with the highest MIG of each model.
+
+A study that runs over several sittings can be reported before it is finished with
+`allow_incomplete=True`: only the model numbers whose training and evaluations are all written
+are reported, and `summary.md` lists the others.
 """
 
 from __future__ import annotations
@@ -44,7 +54,9 @@ METRICS = (
     ("modularity", "modularity_explicitness", "modularity_score"),
 )
 TRAIN = (("recon.", "reconstruction_loss"), ("KL", "kl_loss"))
-COLUMNS = (tuple(label for label, _ in TRAIN) + ("BCE@mean", "final β")
+#: Logged columns a model's KL is driven towards, in order of preference.
+KL_TARGETS = ("kl_setpoint", "capacity")
+COLUMNS = (tuple(label for label, _ in TRAIN) + ("BCE@mean", "first β", "final β", "|KL − C|")
            + tuple(label for label, _, _ in METRICS))
 NUM_RECONSTRUCTIONS = 2000
 
@@ -86,34 +98,61 @@ def reconstruction_bce(model_dir, num=NUM_RECONSTRUCTIONS, seed=0):
   return total / num
 
 
-def collect(settings, study_dir):
-  """[{model_num, name, seed, <COLUMNS>...}] for every point of the sweep."""
+def kl_tracking_error(log, fraction=0.25):
+  """Mean |KL − C| (nats) over the last `fraction` of the logged intervals, where C is the first
+  of `KL_TARGETS` the log has; NaN when it has none."""
+  target = next((log[key] for key in KL_TARGETS if key in log), None)
+  if target is None:
+    return float("nan")
+  kl = np.asarray(log["kl_loss"], dtype=np.float64)
+  start = int(len(kl) * (1 - fraction))
+  return float(np.mean(np.abs(kl[start:] - np.asarray(target, dtype=np.float64)[start:])))
+
+
+def _collect_point(point, study_dir, postprocessing, stems):
+  base = os.path.join(study_dir, str(point.model_num))
+  model_dir = os.path.join(base, "model")
+  train = _load(os.path.join(model_dir, "results", "aggregate", "train.json"),
+                f"the training of model {point.model_num}")
+  # Every evaluation is checked before anything is computed from the model.
+  results = {stem: _load(os.path.join(base, "metrics", postprocessing, stem, "results", "aggregate",
+                                      "evaluation.json"),
+                         f"the {stem} evaluation of model {point.model_num}")
+             for stem in sorted(stems)}
+  row = {"model_num": point.model_num, "name": point.model_name, "seed": point.random_seed}
+  for label, key in TRAIN:
+    row[label] = float(train[f"train_results.{key}"])
+  row["BCE@mean"] = reconstruction_bce(model_dir)
+  log = _read_log(model_dir)
+  row["first β"], row["final β"] = ((float(log["beta"][0]), float(log["beta"][-1])) if "beta" in log
+                                    else (float("nan"), float("nan")))
+  row["|KL − C|"] = kl_tracking_error(log)
+  for label, stem, key in METRICS:
+    row[label] = float(results[stem][f"evaluation_results.{key}"]) if stem in stems else float("nan")
+  return row
+
+
+def collect(settings, study_dir, allow_incomplete=False):
+  """([{model_num, name, seed, <COLUMNS>...}], [unfinished sweep points]).
+
+  Raises `StudyIncompleteError` at the first unfinished point, unless `allow_incomplete`: then
+  the finished points are returned with the list of the others."""
   if not settings.postprocess_configs:
     raise ValueError("the study binds no study.postprocess_configs; there is nothing to report.")
   postprocessing = config_stem(settings.postprocess_configs[0])
   stems = {config_stem(c) for c in settings.metric_configs}
-  rows = []
+  rows, missing = [], []
   for point in settings.sweep():
-    base = os.path.join(study_dir, str(point.model_num))
-    model_dir = os.path.join(base, "model")
-    train = _load(os.path.join(model_dir, "results", "aggregate", "train.json"),
-                  f"the training of model {point.model_num}")
-    row = {"model_num": point.model_num, "name": point.model_name, "seed": point.random_seed}
-    for label, key in TRAIN:
-      row[label] = float(train[f"train_results.{key}"])
-    row["BCE@mean"] = reconstruction_bce(model_dir)
-    log = _read_log(model_dir)
-    row["final β"] = float(log["beta"][-1]) if "beta" in log else float("nan")
-    for label, stem, key in METRICS:
-      if stem not in stems:
-        row[label] = float("nan")
-        continue
-      result = _load(os.path.join(base, "metrics", postprocessing, stem, "results", "aggregate",
-                                  "evaluation.json"),
-                     f"the {stem} evaluation of model {point.model_num}")
-      row[label] = float(result[f"evaluation_results.{key}"])
-    rows.append(row)
-  return rows
+    try:
+      rows.append(_collect_point(point, study_dir, postprocessing, stems))
+    except StudyIncompleteError:
+      if not allow_incomplete:
+        raise
+      missing.append(point)
+  if not rows:
+    raise StudyIncompleteError(f"no model of the study in {study_dir} has finished training and "
+                               "evaluation yet; run `dynvae study` first.")
+  return rows, missing
 
 
 def _mean_std(values):
@@ -173,6 +212,42 @@ def _plot_controlled(rows, study_dir, out_dir):
   return written
 
 
+def _plot_learning_curves(rows, study_dir, out_dir):
+  """`learning_curves.png` (see the module docstring); None when no run logged a KL."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  from dynvae_keras.visualize import curves  # pylint: disable=g-import-not-at-top
+  logs = [(row, _read_log(os.path.join(study_dir, str(row["model_num"]), "model"))) for row in rows]
+  panels = list(dict.fromkeys(key for _, log in logs for key in curves.metric_columns(log)))
+  panels.append("kl_loss")
+  fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.8 * len(panels)), sharex=True,
+                           squeeze=False)
+  colours = {name: f"C{i % 10}" for i, name in enumerate(dict.fromkeys(r["name"] for r in rows))}
+  labelled = set()
+  for row, log in logs:
+    for ax, key in zip(axes[:, 0], panels):
+      if key not in log:
+        continue
+      points = [(s, v) for s, v in zip(log["step"], log[key]) if not math.isnan(v)]
+      if not points:
+        continue
+      label = None if (row["name"], key) in labelled else row["name"]
+      labelled.add((row["name"], key))
+      ax.plot(*zip(*points), color=colours[row["name"]], alpha=0.8, linewidth=1.2,
+              marker="." if key != "kl_loss" else None, label=label)
+  for ax, key in zip(axes[:, 0], panels):
+    ax.set_ylabel("KL (nats, interval mean)" if key == "kl_loss" else key)
+    ax.legend(loc="best", fontsize="x-small", ncol=2)
+  axes[-1, 0].set_xlabel("training step")
+  fig.suptitle("learning curves: one line per seed")
+  fig.tight_layout()
+  path = os.path.join(out_dir, "learning_curves.png")
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+  return path
+
+
 def _traversals(rows, study_dir, out_dir, style="fitted_gaussian"):
   from dynvae_keras import visualize  # pylint: disable=g-import-not-at-top
   written = []
@@ -190,11 +265,20 @@ def _traversals(rows, study_dir, out_dir, style="fitted_gaussian"):
   return written
 
 
-def report(study_path, study_dir, output_dir, overwrite=False, traversals=True):
+def unfinished_note(missing, total):
+  """Markdown line naming the sweep points not yet reported ('' when there are none)."""
+  if not missing:
+    return ""
+  names = ", ".join(f"{p.model_num} ({p.model_name}, seed {p.random_seed})" for p in missing)
+  return (f"**{total - len(missing)} of {total} runs finished**; not reported yet: {names}.\n\n")
+
+
+def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
+           allow_incomplete=False):
   """Writes the files listed in the module docstring; returns (rows, summary markdown)."""
   settings = load_study(study_path)
-  rows = collect(settings, study_dir)
-  table = summary_table(rows)
+  rows, missing = collect(settings, study_dir, allow_incomplete=allow_incomplete)
+  table = unfinished_note(missing, len(rows) + len(missing)) + summary_table(rows)
   with atomic.atomic_directory(output_dir, overwrite=overwrite) as tmp:
     with open(os.path.join(tmp, "summary.md"), "w", encoding="utf-8") as f:
       f.write(f"Study `{study_path}`, results in `{study_dir}`; mean ± std (ddof 1) over seeds.\n\n")
@@ -204,6 +288,7 @@ def report(study_path, study_dir, output_dir, overwrite=False, traversals=True):
       writer.writeheader()
       writer.writerows(rows)
     _plot_controlled(rows, study_dir, tmp)
+    _plot_learning_curves(rows, study_dir, tmp)
     if traversals:
       _traversals(rows, study_dir, tmp)
   return rows, table
