@@ -89,6 +89,8 @@ def test_cli_logs_scores_to_the_csv_and_visualize_plots_them(tmp_path, capsys):
   assert math.isfinite(float(rows[-1][SECONDS_KEY]))
   assert cli.main(["visualize", "--model_dir", str(model_dir), "--output_dir", str(tmp_path / "figures")]) == 0
   assert (tmp_path / "figures" / "metric_curves.png").stat().st_size > 0
+  from dynvae_keras.visualize import run_title  # pylint: disable=g-import-not-at-top
+  assert run_title(model_dir) == "beta_vae_rectangles, seed 0, rectangles"  # the figures' title
   # eval_metrics without eval_metrics_every is a configuration error naming both.
   capsys.readouterr()
   bad = ["train", "--model_dir", str(tmp_path / "bad"), "--gin_config", "model/beta_vae_rectangles.gin",

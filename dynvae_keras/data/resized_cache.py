@@ -27,21 +27,13 @@ import os
 import numpy as np
 
 from dynvae_keras import atomic
-from dynvae_keras.data import files
+from dynvae_keras.data import files, provenance
 
 logger = logging.getLogger(__name__)
 
 #: Bumped when the conversion changes, so that older caches are rebuilt.
 CACHE_FORMAT_VERSION = 1
 RESIZE_FILTER = "PIL.Image.LANCZOS"
-
-
-def _sha256_file(path, chunk=1 << 20):
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(chunk), b""):
-      digest.update(block)
-  return digest.hexdigest()
 
 
 def image_files_fingerprint(paths):
@@ -60,7 +52,7 @@ def expected_manifest(image_paths, extra_files=(), size=64, crop=None):
           "conversion": {"size": [size, size], "center_crop": crop, "resize_filter": RESIZE_FILTER,
                          "dtype": "uint8"},
           "images": image_files_fingerprint(image_paths),
-          "extra_files": {os.path.basename(p): {"bytes": os.path.getsize(p), "sha256": _sha256_file(p)}
+          "extra_files": {os.path.basename(p): {"bytes": os.path.getsize(p), "sha256": provenance.sha256(p)}
                           for p in extra_files}}
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from dynvae_keras import atomic, results
 from dynvae_keras.evaluation import postprocess as postprocess_lib
-from dynvae_keras.evaluation import metrics, tabulated, training_metrics
+from dynvae_keras.evaluation import metrics, tabulated
 from dynvae_keras.export import saved_model
 
 CODE_TABLE_DIR = "code_table"
@@ -73,7 +73,7 @@ def evaluate(model_dir, output_dir, overwrite=False, evaluation_fn=gin.REQUIRED,
   postprocess_lib.resolve_auto_dataset(model_dir, "postprocess")
   from dynvae_keras.data import named_data, provenance  # pylint: disable=g-import-not-at-top
   dataset = named_data.get_named_ground_truth_data()
-  metrics.require_factors(training_metrics.metric_name(evaluation_fn), dataset)
+  metrics.require_factors(metrics.metric_name(evaluation_fn), dataset)
   data_source = provenance.describe(dataset)
   representation = saved_model.load_representation_function(os.path.join(model_dir, "tfhub"))
   if tabulate:

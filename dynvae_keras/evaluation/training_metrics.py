@@ -9,15 +9,15 @@ turns it on with `model.eval_metrics = [@mig]` and `model.eval_metrics_every = 5
 
 from __future__ import annotations
 
-import functools
 import time
 
 import keras
 import numpy as np
 
 from dynvae_keras.evaluation import metrics as metrics_lib
-from dynvae_keras.evaluation.metrics import METRICS
+from dynvae_keras.evaluation.metrics import metric_name
 from dynvae_keras.export.representation import representation_function_from_model
+
 
 def reaches_multiple(step, steps_per_interval, every_steps):
   """Whether the interval ending at `step` reached a multiple of `every_steps` (the first
@@ -27,17 +27,6 @@ def reaches_multiple(step, steps_per_interval, every_steps):
 
 #: Logged with the scores: wall time of one evaluation of all metrics, in seconds.
 SECONDS_KEY = "eval_metrics_seconds"
-
-
-def metric_name(fn) -> str:
-  """dlib's gin name of a metric function (`mig` for `compute_mig`, also through
-  `functools.partial`), else its `__name__`."""
-  while isinstance(fn, functools.partial):
-    fn = fn.func
-  for name, metric in METRICS.items():
-    if fn is metric:
-      return name
-  return getattr(fn, "__name__", type(fn).__name__)
 
 
 class DisentanglementMetrics(keras.callbacks.Callback):

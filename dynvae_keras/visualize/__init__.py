@@ -35,6 +35,20 @@ def _dataset_name(model_dir):
   return results.dataset_name(gin_path) or ""
 
 
+def run_title(model_dir):
+  """'<model.name>, seed <model.random_seed>, <dataset.name>' from the run's train.gin (the
+  directory's name when the run binds none of them), for figure titles."""
+  gin_path = os.path.join(model_dir, "results", "gin", "train.gin")
+  if not os.path.isfile(gin_path):
+    return os.path.basename(os.path.abspath(model_dir))
+  parts = [(results.bound_value(gin_path, key) or "").strip("'\"")
+           for key in ("model.name", "model.random_seed", "dataset.name")]
+  if not any(parts):
+    return os.path.basename(os.path.abspath(model_dir))
+  name, seed, dataset = parts
+  return ", ".join(p for p in (name, f"seed {seed}" if seed else "", dataset) if p)
+
+
 def visualize(model_dir, output_dir, overwrite=False, seed=0, num_pics=16, num_animations=3,
               num_frames=20, fps=10):
   """Writes the figures listed in the module docstring; returns their paths."""
@@ -82,7 +96,7 @@ def visualize(model_dir, output_dir, overwrite=False, seed=0, num_pics=16, num_a
     log_path = os.path.join(model_dir, "logs", "metrics.csv")
     if os.path.isfile(log_path):
       log = curves.read_log(log_path)
-      title = os.path.basename(os.path.abspath(model_dir))
+      title = run_title(model_dir)
       curves.plot_control_curves(log, out("training_curves.png"), title=title)
       if curves.metric_columns(log):
         curves.plot_metric_curves(log, out("metric_curves.png"), title=title)

@@ -8,6 +8,8 @@ representation function draws no randomness), which makes the scores identical f
 representation function that treats rows independently.
 """
 
+import functools
+
 from dynvae_keras.evaluation.metrics import (beta_vae, dci, dci_es, downstream_task, factor_vae,
                                              infomec, irs, mig, modularity_explicitness, sap_score,
                                              unsupervised_metrics, utils)
@@ -47,6 +49,17 @@ FACTOR_FREE_METRICS = ("unsupervised_metrics",)
 MetricDataError = utils.MetricDataError
 
 
+def metric_name(fn) -> str:
+  """dlib's gin name of a metric function (`mig` for `compute_mig`, also through
+  `functools.partial`), else its `__name__`."""
+  while isinstance(fn, functools.partial):
+    fn = fn.func
+  for name, metric in METRICS.items():
+    if fn is metric:
+      return name
+  return getattr(fn, "__name__", type(fn).__name__)
+
+
 def require_factors(metric_name, ground_truth_data):
   """Raises MetricDataError when `metric_name` needs ground-truth factors the data set lacks
   (checked before a pipeline step starts, rather than inside the metric)."""
@@ -54,7 +67,7 @@ def require_factors(metric_name, ground_truth_data):
     utils.check_ground_truth_data(ground_truth_data, f"The {metric_name} metric")
 
 
-__all__ = ["FACTOR_FREE_METRICS", "METRICS", "MetricDataError", "require_factors", "beta_vae", "compute_beta_vae_sklearn", "compute_dci", "compute_dci_es",
+__all__ = ["FACTOR_FREE_METRICS", "METRICS", "MetricDataError", "metric_name", "require_factors", "beta_vae", "compute_beta_vae_sklearn", "compute_dci", "compute_dci_es",
            "compute_downstream_task", "compute_factor_vae", "compute_infomec", "compute_irs", "compute_mig",
            "compute_modularity_explicitness", "compute_sap", "dci", "dci_es", "downstream_task",
            "factor_vae", "infomec", "irs", "mig", "modularity_explicitness", "sap_score",
