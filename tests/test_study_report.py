@@ -121,6 +121,7 @@ def test_report_tables_curves_and_traversals(finished_study, tmp_path, capsys):
                    "--output_dir", str(report)]) == 0
   summary = (report / "summary.md").read_text()
   assert "| beta_vae | 1 |" in summary and "| dynamic_vae | 1 |" in summary
+  assert "| 1 | " in summary.split("Models ranked")[1]
   with open(report / "per_model.csv", newline="") as f:
     rows = {row["name"]: row for row in csv.DictReader(f)}
   mig = json.loads((out / "1" / "metrics" / "mean" / "mig" / "results" / "aggregate" /
@@ -165,6 +166,18 @@ def test_kl_tracking_error_is_the_mean_distance_to_the_target_over_the_last_quar
   assert report.kl_tracking_error(log) == pytest.approx((5. + 3.) / 2)  # AnnealedVAE's capacity
   del log["capacity"]
   assert math.isnan(report.kl_tracking_error(log))
+
+
+def test_ranking_orders_models_by_their_mean_over_seeds():
+  nan = float("nan")
+  rows = [{"name": "vae", "MIG": 0.02, "DCI disent.": 0.10},
+          {"name": "vae", "MIG": 0.04, "DCI disent.": 0.30},   # mean MIG 0.03, DCI 0.2
+          {"name": "l_vae", "MIG": 0.05, "DCI disent.": 0.15},
+          {"name": "sigma_vae", "MIG": nan, "DCI disent.": 0.01}]
+  table = report_module.ranking_table(rows, labels=("MIG", "DCI disent."))
+  assert table.splitlines()[2:] == ["| 1 | l_vae 0.050 | vae 0.200 |",
+                                    "| 2 | vae 0.030 | l_vae 0.150 |",
+                                    "| 3 |  | sigma_vae 0.010 |"]
 
 
 def test_report_of_a_study_still_running_lists_the_unfinished_models(finished_study, tmp_path):

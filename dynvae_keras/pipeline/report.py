@@ -3,7 +3,7 @@
 Reads what `dynvae study` wrote under `study_dir` (nothing is recomputed except the traversal
 figures) and writes, atomically, into `output_dir`:
 
-* `summary.md`: one row per model of the sweep: mean ± sample standard deviation (ddof = 1) over
+* `summary.md`: a table with one row per model of the sweep: mean ± sample standard deviation (ddof = 1) over
   its seeds of the training results (reconstruction loss and KL, nats per image averaged over
   the `model.eval_steps` evaluation batches — each model's own reconstruction loss, e.g. a
   Gaussian NLL for σ-VAE; the first and final β, i.e. the KL weight of the first and last logged
@@ -14,7 +14,8 @@ figures) and writes, atomically, into `output_dir`:
   image, summed over pixels, of the decoded posterior mean of 2000 images drawn with seed 0,
   through the exported `reconstructions` signature), and of every metric scored on the first postprocessing of the study (`mean` in
   dlib's studies): MIG, DCI disentanglement/completeness, SAP, FactorVAE and β-VAE scores
-  (evaluation accuracy), modularity;
+  (evaluation accuracy), modularity; and a ranking of the models by their mean MIG, DCI
+  disentanglement, SAP and FactorVAE score;
 * `per_model.csv`: the same quantities per model_num (seed), plus the model name and seed;
 * `learning_curves.png`: against the training step, one panel per disentanglement score logged
   during training (`model.eval_metrics`, e.g. `mig/discrete_mig`) and one for the KL; one colour
@@ -180,6 +181,31 @@ def summary_table(rows):
   return "\n".join(lines) + "\n"
 
 
+#: Scores by which `ranking_table` orders the models (higher is better for each).
+RANKED = ("MIG", "DCI disent.", "SAP", "FactorVAE")
+
+
+def ranking_table(rows, labels=RANKED):
+  """Markdown table: for each score in `labels`, the model names from the highest mean over
+  their seeds to the lowest (models without the score left out), as 'name mean'."""
+  names = list(dict.fromkeys(row["name"] for row in rows))
+  columns = []
+  for label in labels:
+    means = []
+    for name in names:
+      values = [row[label] for row in rows if row["name"] == name and not math.isnan(row[label])]
+      if values:
+        means.append((float(np.mean(values)), name))
+    columns.append([f"{name} {_fmt(mean)}" for mean, name in sorted(means, key=lambda m: -m[0])])
+  depth = max((len(c) for c in columns), default=0)
+  if not depth:
+    return ""
+  lines = ["| rank | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+  for i in range(depth):
+    lines.append(f"| {i + 1} | " + " | ".join(c[i] if i < len(c) else "" for c in columns) + " |")
+  return "\n".join(lines) + "\n"
+
+
 def _plot_controlled(rows, study_dir, out_dir):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
@@ -283,6 +309,9 @@ def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
     with open(os.path.join(tmp, "summary.md"), "w", encoding="utf-8") as f:
       f.write(f"Study `{study_path}`, results in `{study_dir}`; mean ± std (ddof 1) over seeds.\n\n")
       f.write(table)
+      ranking = ranking_table(rows)
+      if ranking:
+        f.write("\nModels ranked by the mean over their seeds of each score:\n\n" + ranking)
     with open(os.path.join(tmp, "per_model.csv"), "w", newline="", encoding="utf-8") as f:
       writer = csv.DictWriter(f, fieldnames=["model_num", "name", "seed", *COLUMNS])
       writer.writeheader()
