@@ -3,8 +3,8 @@
 Reads what `dynvae study` wrote under `study_dir` (nothing is recomputed except the traversal
 figures) and writes, atomically, into `output_dir`:
 
-* `summary.md`: a table with one row per model of the sweep: mean ± sample standard deviation (ddof = 1) over
-  its seeds of the training results (reconstruction loss and KL, nats per image averaged over
+* `summary.md`: a table with one row per model of the sweep: mean ± sample standard deviation
+  (ddof = 1) over its seeds of the training results (reconstruction loss and KL, nats per image averaged over
   the `model.eval_steps` evaluation batches — each model's own reconstruction loss, e.g. a
   Gaussian NLL for σ-VAE; the first and final β, i.e. the KL weight of the first and last logged
   intervals; "|KL − C|": for models that log a KL target — the controllers' set point
