@@ -130,11 +130,12 @@ def _collect_point(point, study_dir, postprocessing, stems):
   row["|KL − C|"] = kl_tracking_error(log)
   for label, stem, key in METRICS:
     row[label] = float(results[stem][f"evaluation_results.{key}"]) if stem in stems else float("nan")
-  return row
+  return row, log
 
 
 def collect(settings, study_dir, allow_incomplete=False):
-  """([{model_num, name, seed, <COLUMNS>...}], [unfinished sweep points]).
+  """(rows, logs, missing): rows [{model_num, name, seed, <COLUMNS>...}], each finished run's
+  training log {model_num: {column: values}}, and the unfinished sweep points.
 
   Raises `StudyIncompleteError` at the first unfinished point, unless `allow_incomplete`: then
   the finished points are returned with the list of the others."""
@@ -142,10 +143,11 @@ def collect(settings, study_dir, allow_incomplete=False):
     raise ValueError("the study binds no study.postprocess_configs; there is nothing to report.")
   postprocessing = config_stem(settings.postprocess_configs[0])
   stems = {config_stem(c) for c in settings.metric_configs}
-  rows, missing = [], []
+  rows, logs, missing = [], {}, []
   for point in settings.sweep():
     try:
-      rows.append(_collect_point(point, study_dir, postprocessing, stems))
+      row, logs[point.model_num] = _collect_point(point, study_dir, postprocessing, stems)
+      rows.append(row)
     except StudyIncompleteError:
       if not allow_incomplete:
         raise
@@ -153,7 +155,7 @@ def collect(settings, study_dir, allow_incomplete=False):
   if not rows:
     raise StudyIncompleteError(f"no model of the study in {study_dir} has finished training and "
                                "evaluation yet; run `dynvae study` first.")
-  return rows, missing
+  return rows, logs, missing
 
 
 def _mean_std(values):
@@ -206,14 +208,12 @@ def ranking_table(rows, labels=RANKED):
   return "\n".join(lines) + "\n"
 
 
-def _plot_controlled(rows, study_dir, out_dir):
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+def _plot_controlled(rows, run_logs, out_dir):
+  from dynvae_keras.visualize import curves  # pylint: disable=g-import-not-at-top  (selects Agg)
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-order
   written = []
   for name in dict.fromkeys(row["name"] for row in rows):
-    logs = [(row["seed"], _read_log(os.path.join(study_dir, str(row["model_num"]), "model")))
-            for row in rows if row["name"] == name]
+    logs = [(row["seed"], run_logs[row["model_num"]]) for row in rows if row["name"] == name]
     if not all("kl_setpoint" in log for _, log in logs):
       continue
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
@@ -229,22 +229,16 @@ def _plot_controlled(rows, study_dir, out_dir):
     bottom.set_xlabel("training step")
     bottom.set_ylabel("KL (nats, interval mean)")
     bottom.legend(loc="lower right", fontsize="small")
-    fig.suptitle(f"{name}: β(t), KL(t) and C(t)")
-    fig.tight_layout()
-    path = os.path.join(out_dir, f"control_curves_{name}.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    written.append(path)
+    written.append(curves.save_figure(fig, os.path.join(out_dir, f"control_curves_{name}.png"),
+                                      f"{name}: β(t), KL(t) and C(t)"))
   return written
 
 
-def _plot_learning_curves(rows, study_dir, out_dir):
-  """`learning_curves.png` (see the module docstring); None when no run logged a KL."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  from dynvae_keras.visualize import curves  # pylint: disable=g-import-not-at-top
-  logs = [(row, _read_log(os.path.join(study_dir, str(row["model_num"]), "model"))) for row in rows]
+def _plot_learning_curves(rows, run_logs, out_dir):
+  """Writes `learning_curves.png` (see the module docstring); returns its path."""
+  from dynvae_keras.visualize import curves  # pylint: disable=g-import-not-at-top  (selects Agg)
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-order
+  logs = [(row, run_logs[row["model_num"]]) for row in rows]
   panels = list(dict.fromkeys(key for _, log in logs for key in curves.metric_columns(log)))
   panels.append("kl_loss")
   fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.8 * len(panels)), sharex=True,
@@ -266,12 +260,8 @@ def _plot_learning_curves(rows, study_dir, out_dir):
     ax.set_ylabel("KL (nats, interval mean)" if key == "kl_loss" else key)
     ax.legend(loc="best", fontsize="x-small", ncol=2)
   axes[-1, 0].set_xlabel("training step")
-  fig.suptitle("learning curves: one line per seed")
-  fig.tight_layout()
-  path = os.path.join(out_dir, "learning_curves.png")
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-  return path
+  return curves.save_figure(fig, os.path.join(out_dir, "learning_curves.png"),
+                            "learning curves: one line per seed")
 
 
 def _traversals(rows, study_dir, out_dir, style="fitted_gaussian"):
@@ -303,7 +293,7 @@ def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
            allow_incomplete=False):
   """Writes the files listed in the module docstring; returns (rows, summary markdown)."""
   settings = load_study(study_path)
-  rows, missing = collect(settings, study_dir, allow_incomplete=allow_incomplete)
+  rows, logs, missing = collect(settings, study_dir, allow_incomplete=allow_incomplete)
   table = unfinished_note(missing, len(rows) + len(missing)) + summary_table(rows)
   with atomic.atomic_directory(output_dir, overwrite=overwrite) as tmp:
     with open(os.path.join(tmp, "summary.md"), "w", encoding="utf-8") as f:
@@ -316,8 +306,8 @@ def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
       writer = csv.DictWriter(f, fieldnames=["model_num", "name", "seed", *COLUMNS])
       writer.writeheader()
       writer.writerows(rows)
-    _plot_controlled(rows, study_dir, tmp)
-    _plot_learning_curves(rows, study_dir, tmp)
+    _plot_controlled(rows, logs, tmp)
+    _plot_learning_curves(rows, logs, tmp)
     if traversals:
       _traversals(rows, study_dir, tmp)
   return rows, table

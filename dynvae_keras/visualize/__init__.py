@@ -27,8 +27,12 @@ from dynvae_keras.visualize import curves, images, traversals
 __all__ = ["visualize"]
 
 
+def _train_gin(model_dir):
+  return os.path.join(model_dir, "results", "gin", "train.gin")
+
+
 def _dataset_name(model_dir):
-  gin_path = os.path.join(model_dir, "results", "gin", "train.gin")
+  gin_path = _train_gin(model_dir)
   if not os.path.isfile(gin_path):
     raise FileNotFoundError(f"{gin_path} does not exist: {model_dir} is not a finished dynvae "
                             "training run (run dynvae train first).")
@@ -38,7 +42,7 @@ def _dataset_name(model_dir):
 def run_title(model_dir):
   """'<model.name>, seed <model.random_seed>, <dataset.name>' from the run's train.gin (the
   directory's name when the run binds none of them), for figure titles."""
-  gin_path = os.path.join(model_dir, "results", "gin", "train.gin")
+  gin_path = _train_gin(model_dir)
   if not os.path.isfile(gin_path):
     return os.path.basename(os.path.abspath(model_dir))
   parts = [(results.bound_value(gin_path, key) or "").strip("'\"")

@@ -23,7 +23,7 @@ def read_log(path):
           for key in rows[0]}
 
 
-def _save_figure(fig, path, title):
+def save_figure(fig, path, title):
   """Titles, lays out, writes (PNG, 100 dpi) and closes `fig`; returns `path`."""
   if title:
     fig.suptitle(title)
@@ -54,7 +54,7 @@ def plot_metric_curves(log, path, title=""):
     ax.set_ylabel(metric)
     ax.legend(loc="best", fontsize="small")
   axes[-1, 0].set_xlabel("training step")
-  return _save_figure(fig, path, title)
+  return save_figure(fig, path, title)
 
 
 def plot_control_curves(log, path, title=""):
@@ -74,4 +74,4 @@ def plot_control_curves(log, path, title=""):
   bottom.set_xlabel("training step")
   bottom.set_ylabel("KL (nats, summed over latents)")
   bottom.legend(loc="lower right")
-  return _save_figure(fig, path, title)
+  return save_figure(fig, path, title)
