@@ -147,6 +147,13 @@ def test_report_tables_curves_and_traversals(finished_study, tmp_path, capsys):
   logits = keras.ops.convert_to_numpy(model.decode(mean, training=False)).astype(np.float64)
   bce = np.maximum(logits, 0) - logits * images + np.log1p(np.exp(-np.abs(logits)))
   assert float(rows["dynamic_vae"]["BCE@mean"]) == pytest.approx(bce.reshape(2000, -1).sum(1).mean(), rel=1e-4)
+  # The papers' claims on the same rows: one seed, so comparisons are not resolvable; the β path
+  # is judged from the run's own first and final β.
+  claims = (report / "claims.md").read_text()
+  assert "| dynamic_vae | decoupling | **not resolvable** | needs ≥ 2 seeds" in claims
+  first, final = float(rows["dynamic_vae"]["first β"]), float(rows["dynamic_vae"]["final β"])
+  path = "supported" if first > 1 > final else "not supported"
+  assert f"| dynamic_vae | β from above 1 to below 1 | **{path}** |" in claims
   # Set-point curves only for the controlled model; learning curves for all.
   assert imageio.imread(report / "learning_curves.png").ndim == 3
   assert (report / "control_curves_dynamic_vae.png").is_file()
@@ -197,6 +204,7 @@ def test_report_of_a_study_still_running_lists_the_unfinished_models(finished_st
   with open(report / "per_model.csv", newline="") as f:
     assert [row["name"] for row in csv.DictReader(f)] == ["beta_vae"]
   assert (report / "learning_curves.png").is_file()
+  assert "1 of 2 runs finished" in (report / "claims.md").read_text()
   empty = tmp_path / "empty"
   empty.mkdir()
   with pytest.raises(StudyIncompleteError, match="no model of the study"):

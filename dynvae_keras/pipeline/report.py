@@ -16,6 +16,9 @@ figures) and writes, atomically, into `output_dir`:
   dlib's studies): MIG, DCI disentanglement/completeness, SAP, FactorVAE and β-VAE scores
   (evaluation accuracy), modularity; and a ranking of the models by their mean MIG, DCI
   disentanglement, SAP and FactorVAE score;
+* `claims.md`: the controlled-β papers' central claims (DynamicVAE, ControlVAE, L-VAE), each
+  judged supported / not supported / not resolvable on these rows by the stated criteria of
+  `dynvae_keras.pipeline.paper_claims`, with the numbers it rests on;
 * `per_model.csv`: the same quantities per model_num (seed), plus the model name and seed;
 * `learning_curves.png`: against the training step, one panel per disentanglement score logged
   during training (`model.eval_metrics`, e.g. `mig/discrete_mig`) and one for the KL; one colour
@@ -42,6 +45,7 @@ import numpy as np
 
 from dynvae_keras import atomic
 from dynvae_keras.errors import DynvaeError
+from dynvae_keras.pipeline import paper_claims
 from dynvae_keras.pipeline.study import config_stem, load_study
 
 # (column label, metric config stem, result key)
@@ -302,6 +306,10 @@ def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
       ranking = ranking_table(rows)
       if ranking:
         f.write("\nModels ranked by the mean over their seeds of each score:\n\n" + ranking)
+    with open(os.path.join(tmp, "claims.md"), "w", encoding="utf-8") as f:
+      judgements = paper_claims.judge(rows, logs, paper_claims.model_families(settings))
+      f.write(unfinished_note(missing, len(rows) + len(missing))
+              + paper_claims.claims_markdown(judgements))
     with open(os.path.join(tmp, "per_model.csv"), "w", newline="", encoding="utf-8") as f:
       writer = csv.DictWriter(f, fieldnames=["model_num", "name", "seed", *COLUMNS])
       writer.writeheader()

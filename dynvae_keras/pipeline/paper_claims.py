@@ -1,0 +1,218 @@
+"""The controlled-β papers' central claims, judged on a study's per-run results.
+
+`judge(rows, logs, families)` takes the rows and training logs of `report.collect` and the model
+family of each model name (`model_families(settings)`) and returns one `Judgement` per claim
+and model it concerns:
+
+* DynamicVAE (Shao et al., CVPR 2022) — "decoupling": it reconstructs clearly better than every
+  β-VAE of the study that disentangles as well; "β path": β starts above 1 and ends below 1;
+  "KL tracking": the KL follows the set point.
+* ControlVAE (Shao et al., ICML 2020) — "KL tracking" and "reconstruction": clearly better
+  reconstruction than every β-VAE that disentangles as well.
+* L-VAE — "rank": best or second best by mean MIG and by mean DCI disentanglement among the
+  β = 1 VAE, β-VAEs, ControlVAE, DynamicVAE, σ-VAE and itself.
+
+Conventions (the criteria; nothing is tuned per study):
+
+* *Disentanglement* is dlib's MIG (`MIG`), *reconstruction* the Bernoulli cross-entropy of the
+  decoded posterior mean (`BCE@mean`, nats per image, lower is better): the one reconstruction
+  error every model shares.
+* *Clearly* better/worse: the difference of the two models' means over seeds exceeds the sum
+  of their sample standard deviations (ddof 1). A comparison needs ≥ 2 seeds on each side; with
+  fewer the claim is *not resolvable*.
+* The β-VAEs are the models of the `vae` and `beta_vae` configs; "disentangles as well as X"
+  means its mean MIG is not clearly below X's. A decoupling claim is only judged for a model
+  whose MIG is clearly above the β = 1 VAE's (the β-VAE whose final β is 1), when the study has
+  one: without disentanglement there is nothing to decouple from reconstruction.
+* *KL tracking*: in every seed the mean |KL − C| over the last quarter of the logged intervals
+  (`|KL − C|`, see `report.kl_tracking_error`) is at most `KL_TOLERANCE` × the final set point.
+  Per-run properties (β path, KL tracking) are judged on the seeds there are, stated in the
+  evidence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+SUPPORTED = "supported"
+NOT_SUPPORTED = "not supported"
+NOT_RESOLVABLE = "not resolvable"
+#: Largest mean |KL − C| over the last quarter of training, as a fraction of the final C.
+KL_TOLERANCE = 0.1
+#: Model config stems (`study.models` entries) by family, matched as prefixes in this order.
+FAMILIES = ("control_vae", "dynamic_vae", "l_vae", "sigma_vae", "beta_tc_vae", "beta_vae",
+            "annealed_vae", "vae")
+BETA_VAES = ("vae", "beta_vae")
+L_VAE_FIELD = ("vae", "beta_vae", "control_vae", "dynamic_vae", "sigma_vae", "l_vae")
+L_VAE_SCORES = ("MIG", "DCI disent.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+  claim: str
+  model: str
+  verdict: str
+  evidence: str
+
+
+def family(stem):
+  """The family of a model config stem ('control_vae_quick' → 'control_vae'); the stem itself
+  when it belongs to none of `FAMILIES`."""
+  return next((f for f in FAMILIES if stem == f or stem.startswith(f + "_")), stem)
+
+
+def model_families(settings):
+  """{model name: family} for the `study.models` entries of `settings`."""
+  from dynvae_keras.pipeline.study import config_stem  # pylint: disable=g-import-not-at-top
+  return {name: family(config_stem(config)) for name, config, *_ in settings.models}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Stat:
+  mean: float
+  std: float
+  n: int
+
+  def __str__(self):
+    return f"{_fmt(self.mean)} ± {_fmt(self.std)}" if self.n > 1 else _fmt(self.mean)
+
+
+def _fmt(x):
+  return "nan" if math.isnan(x) else f"{x:.1f}" if abs(x) >= 10 else f"{x:.3f}"
+
+
+def _stat(rows, name, column):
+  values = np.asarray([r[column] for r in rows if r["name"] == name and not math.isnan(r[column])],
+                      dtype=np.float64)
+  if not len(values):
+    return _Stat(float("nan"), float("nan"), 0)
+  return _Stat(float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+               len(values))
+
+
+def clearly_greater(a, b):
+  """Whether mean a − mean b exceeds std a + std b (False when either has < 2 seeds)."""
+  if a.n < 2 or b.n < 2:
+    return False
+  return a.mean - b.mean > a.std + b.std
+
+
+def _few_seeds(rows, names):
+  few = [n for n in names if _stat(rows, n, "MIG").n < 2]
+  return f"needs ≥ 2 seeds per model; {', '.join(few)} has fewer" if few else ""
+
+
+def decoupling(rows, logs, families, name):  # pylint: disable=unused-argument
+  """`name` reconstructs clearly better than every β-VAE that disentangles as well (see the
+  module docstring); returns (verdict, evidence)."""
+  betas = [n for n, f in families.items() if f in BETA_VAES and _stat(rows, n, "MIG").n]
+  if not betas:
+    return NOT_RESOLVABLE, "the study has no finished β-VAE to compare with"
+  few = _few_seeds(rows, [name, *betas])
+  mig = {n: _stat(rows, n, "MIG") for n in [name, *betas]}
+  bce = {n: _stat(rows, n, "BCE@mean") for n in [name, *betas]}
+  numbers = "; ".join(f"{n}: MIG {mig[n]}, BCE@mean {bce[n]}" for n in [name, *betas])
+  if few:
+    return NOT_RESOLVABLE, f"{few} ({numbers})"
+  plain = [n for n in betas if _stat(rows, n, "final β").mean == 1.0]
+  if plain and not clearly_greater(mig[name], mig[plain[0]]):
+    return NOT_RESOLVABLE, (f"{name} does not disentangle clearly more than the β = 1 VAE "
+                            f"{plain[0]} ({numbers})")
+  rivals = [n for n in betas if not clearly_greater(mig[name], mig[n])]
+  if not rivals:
+    return NOT_RESOLVABLE, f"every β-VAE disentangles clearly less than {name} ({numbers})"
+  worse = [n for n in rivals if not clearly_greater(bce[n], bce[name])]
+  if worse:
+    return NOT_SUPPORTED, (f"{', '.join(worse)} disentangle(s) as well and reconstruct(s) as well "
+                           f"or better ({numbers})")
+  return SUPPORTED, (f"clearly lower BCE@mean than {', '.join(rivals)}, which disentangle(s) as "
+                     f"well ({numbers})")
+
+
+def _runs(rows, logs, name):
+  return [(row["seed"], logs[row["model_num"]]) for row in rows if row["name"] == name]
+
+
+def beta_path(rows, logs, families, name):  # pylint: disable=unused-argument
+  """β starts above 1 and ends below 1 in every seed."""
+  runs = [(seed, float(log["beta"][0]), float(log["beta"][-1]))
+          for seed, log in _runs(rows, logs, name) if "beta" in log]
+  if not runs:
+    return NOT_RESOLVABLE, f"{name} logs no β"
+  numbers = "; ".join(f"seed {s}: {_fmt(a)} → {_fmt(b)}" for s, a, b in runs)
+  ok = all(first > 1 > last for _, first, last in runs)
+  return (SUPPORTED if ok else NOT_SUPPORTED), f"{len(runs)} seed(s), β {numbers}"
+
+
+def kl_tracking(rows, logs, families, name,  # pylint: disable=unused-argument
+                tolerance=KL_TOLERANCE):
+  """In every seed the last quarter's mean |KL − C| is at most `tolerance` × the final C."""
+  runs = [(row["seed"], row["|KL − C|"], float(logs[row["model_num"]]["kl_setpoint"][-1]))
+          for row in rows if row["name"] == name and "kl_setpoint" in logs[row["model_num"]]]
+  if not runs:
+    return NOT_RESOLVABLE, f"{name} logs no KL set point"
+  numbers = "; ".join(f"seed {s}: {_fmt(err)} nats at C = {_fmt(c)}" for s, err, c in runs)
+  ok = all(err <= tolerance * c for _, err, c in runs)
+  return ((SUPPORTED if ok else NOT_SUPPORTED),
+          f"{len(runs)} seed(s), |KL − C| {numbers} (tolerance {tolerance:g} × C)")
+
+
+def l_vae_rank(rows, logs, families, name,  # pylint: disable=unused-argument
+               scores=L_VAE_SCORES):
+  """Best or second best by mean on each of `scores` among the `L_VAE_FIELD` families."""
+  field = [n for n, f in families.items() if f in L_VAE_FIELD and _stat(rows, n, "MIG").n]
+  if name not in field:
+    return NOT_RESOLVABLE, f"{name} has no MIG"
+  parts, verdicts = [], []
+  for score in scores:
+    stats = {n: _stat(rows, n, score) for n in field}
+    order = sorted(field, key=lambda n: -stats[n].mean)
+    rank = order.index(name) + 1
+    above = [n for n in field if clearly_greater(stats[n], stats[name])]
+    parts.append(f"{score}: rank {rank} of {len(field)} ("
+                 + ", ".join(f"{n} {stats[n]}" for n in order) + ")")
+    verdicts.append(SUPPORTED if rank <= 2 else NOT_SUPPORTED if len(above) >= 2 else NOT_RESOLVABLE)
+  few = _few_seeds(rows, field)
+  if few:
+    return NOT_RESOLVABLE, f"{few}; " + "; ".join(parts)
+  verdict = (NOT_SUPPORTED if NOT_SUPPORTED in verdicts else
+             SUPPORTED if all(v == SUPPORTED for v in verdicts) else NOT_RESOLVABLE)
+  return verdict, "; ".join(parts)
+
+
+#: The claims judged for each family: (claim, check(rows, logs, families, name) → (verdict,
+#: evidence)).
+CLAIMS = {
+    "dynamic_vae": (("decoupling", decoupling),
+                    ("β from above 1 to below 1", beta_path),
+                    ("KL tracks the set point", kl_tracking)),
+    "control_vae": (("KL tracks the set point", kl_tracking),
+                    ("better reconstruction than β-VAE", decoupling)),
+    "l_vae": (("best or second best on MIG and DCI", l_vae_rank),),
+}
+
+
+def judge(rows, logs, families):
+  """[Judgement] for every claim in `CLAIMS` of every model family the rows contain."""
+  out = []
+  for name in dict.fromkeys(r["name"] for r in rows):
+    for claim, check in CLAIMS.get(families.get(name), ()):
+      verdict, evidence = check(rows, logs, families, name)
+      out.append(Judgement(claim, name, verdict, evidence))
+  return out
+
+
+def claims_markdown(judgements):
+  """Markdown table of the judgements, after a line stating the criteria."""
+  if not judgements:
+    return "The study has no ControlVAE, DynamicVAE or L-VAE model: no claim to judge.\n"
+  lines = ["Criteria: `dynvae_keras.pipeline.paper_claims` — *clearly* = the means differ by more "
+           "than the sum of the seeds' standard deviations; reconstruction = BCE@mean; "
+           f"KL tracking = last-quarter |KL − C| ≤ {KL_TOLERANCE:g} × C in every seed.", "",
+           "| model | claim | verdict | evidence |", "|---|---|---|---|"]
+  for j in judgements:
+    lines.append(f"| {j.model} | {j.claim} | **{j.verdict}** | {j.evidence} |")
+  return "\n".join(lines) + "\n"
