@@ -208,7 +208,7 @@ def judge(rows, logs, families):
 def claims_markdown(judgements):
   """Markdown table of the judgements, after a line stating the criteria."""
   if not judgements:
-    return "The study has no ControlVAE, DynamicVAE or L-VAE model: no claim to judge.\n"
+    return "No finished run of a ControlVAE, DynamicVAE or L-VAE: no claim to judge yet.\n"
   lines = ["Criteria: `dynvae_keras.pipeline.paper_claims` — *clearly* = the means differ by more "
            "than the sum of the seeds' standard deviations; reconstruction = BCE@mean; "
            f"KL tracking = last-quarter |KL − C| ≤ {KL_TOLERANCE:g} × C in every seed.", "",
