@@ -132,9 +132,9 @@ def test_report_tables_curves_and_traversals(finished_study, tmp_path, capsys):
   # Set-point tracking: from the run's own log, for the controlled model only.
   from dynvae_keras.visualize import curves  # pylint: disable=g-import-not-at-top
   log = curves.read_log(out / "1" / "model" / "logs" / "metrics.csv")
-  assert float(rows["dynamic_vae"]["|KL − C|"]) == pytest.approx(
+  assert float(rows["dynamic_vae"]["|KL − C| end"]) == pytest.approx(
       abs(log["kl_loss"][-1] - log["kl_setpoint"][-1]), rel=1e-6)  # 2 intervals: the last quarter is the last
-  assert rows["beta_vae"]["|KL − C|"] == "nan"
+  assert rows["beta_vae"]["|KL − C| end"] == rows["beta_vae"]["|KL − C| rise"] == "nan"
   assert rows["beta_vae"]["DCI disent."] == "nan"  # not in this study's metrics
   # The common reconstruction error = BCE of the Keras model's decoded posterior mean.
   import keras  # pylint: disable=g-import-not-at-top
@@ -169,10 +169,13 @@ def test_kl_tracking_error_is_the_mean_distance_to_the_target_over_the_last_quar
   log = {"kl_loss": [9., 9., 9., 9., 9., 9., 4., 12.], "kl_setpoint": [0.] * 6 + [5., 10.],
          "capacity": [9.] * 8}
   assert report.kl_tracking_error(log) == pytest.approx((1. + 2.) / 2)  # kl_setpoint preferred
+  # While C rises (the intervals before it first reaches its final 10): |9 − 0| × 6, |4 − 5|.
+  assert report.kl_rise_error(log) == pytest.approx((9. * 6 + 1.) / 7)
   del log["kl_setpoint"]
   assert report.kl_tracking_error(log) == pytest.approx((5. + 3.) / 2)  # AnnealedVAE's capacity
+  assert math.isnan(report.kl_rise_error(log))  # a constant capacity never rises
   del log["capacity"]
-  assert math.isnan(report.kl_tracking_error(log))
+  assert math.isnan(report.kl_tracking_error(log)) and math.isnan(report.kl_rise_error(log))
 
 
 def test_ranking_orders_models_by_their_mean_over_seeds():

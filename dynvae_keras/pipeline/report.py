@@ -7,9 +7,10 @@ figures) and writes, atomically, into `output_dir`:
   (ddof = 1) over its seeds of the training results (reconstruction loss and KL, nats per image averaged over
   the `model.eval_steps` evaluation batches — each model's own reconstruction loss, e.g. a
   Gaussian NLL for σ-VAE; the first and final β, i.e. the KL weight of the first and last logged
-  intervals; "|KL − C|": for models that log a KL target — the controllers' set point
-  `kl_setpoint` or AnnealedVAE's `capacity` — the mean absolute difference in nats between the
-  interval KL and that target over the last quarter of the logged intervals), of one
+  intervals; for models that log a KL target — the controllers' set point `kl_setpoint` or
+  AnnealedVAE's `capacity` — the mean absolute difference in nats between the interval KL and
+  that target, "|KL − C| end" over the last quarter of the logged intervals and "|KL − C| rise"
+  over the intervals before the target first reaches its final value), of one
   reconstruction error common to all models ("BCE@mean": Bernoulli cross-entropy in nats per
   image, summed over pixels, of the decoded posterior mean of 2000 images drawn with seed 0,
   through the exported `reconstructions` signature), and of every metric scored on the first postprocessing of the study (`mean` in
@@ -61,7 +62,8 @@ METRICS = (
 TRAIN = (("recon.", "reconstruction_loss"), ("KL", "kl_loss"))
 #: Logged columns a model's KL is driven towards, in order of preference.
 KL_TARGETS = ("kl_setpoint", "capacity")
-COLUMNS = (tuple(label for label, _ in TRAIN) + ("BCE@mean", "first β", "final β", "|KL − C|")
+COLUMNS = (tuple(label for label, _ in TRAIN)
+           + ("BCE@mean", "first β", "final β", "|KL − C| end", "|KL − C| rise")
            + tuple(label for label, _, _ in METRICS))
 NUM_RECONSTRUCTIONS = 2000
 
@@ -106,12 +108,29 @@ def reconstruction_bce(model_dir, num=NUM_RECONSTRUCTIONS, seed=0):
 def kl_tracking_error(log, fraction=0.25):
   """Mean |KL − C| (nats) over the last `fraction` of the logged intervals, where C is the first
   of `KL_TARGETS` the log has; NaN when it has none."""
+  error = _kl_distance(log)
+  if error is None:
+    return float("nan")
+  return float(np.mean(error[int(len(error) * (1 - fraction)):]))
+
+
+def kl_rise_error(log):
+  """Mean |KL − C| (nats) over the logged intervals before C (as in `kl_tracking_error`) first
+  reaches its final value: how closely the KL follows a rising set point. NaN when the log has
+  no target or the target starts at its final value."""
+  error = _kl_distance(log)
+  if error is None:
+    return float("nan")
+  target = np.asarray(next(log[key] for key in KL_TARGETS if key in log), dtype=np.float64)
+  rise = int(np.argmax(target >= target[-1]))
+  return float(np.mean(error[:rise])) if rise else float("nan")
+
+
+def _kl_distance(log):
   target = next((log[key] for key in KL_TARGETS if key in log), None)
   if target is None:
-    return float("nan")
-  kl = np.asarray(log["kl_loss"], dtype=np.float64)
-  start = int(len(kl) * (1 - fraction))
-  return float(np.mean(np.abs(kl[start:] - np.asarray(target, dtype=np.float64)[start:])))
+    return None
+  return np.abs(np.asarray(log["kl_loss"], dtype=np.float64) - np.asarray(target, dtype=np.float64))
 
 
 def _collect_point(point, study_dir, postprocessing, stems):
@@ -131,7 +150,8 @@ def _collect_point(point, study_dir, postprocessing, stems):
   log = _read_log(model_dir)
   row["first β"], row["final β"] = ((float(log["beta"][0]), float(log["beta"][-1])) if "beta" in log
                                     else (float("nan"), float("nan")))
-  row["|KL − C|"] = kl_tracking_error(log)
+  row["|KL − C| end"] = kl_tracking_error(log)
+  row["|KL − C| rise"] = kl_rise_error(log)
   for label, stem, key in METRICS:
     row[label] = float(results[stem][f"evaluation_results.{key}"]) if stem in stems else float("nan")
   return row, log
@@ -175,10 +195,15 @@ def _fmt(x):
   return f"{x:.1f}" if abs(x) >= 10 else f"{x:.3f}" if abs(x) >= 0.01 or x == 0 else f"{x:.2e}"
 
 
+def markdown_cell(text):
+  """`text` with its '|' escaped, for a markdown table cell."""
+  return str(text).replace("|", "\\|")
+
+
 def summary_table(rows):
   """Markdown table: one line per model name (sweep order), mean ± std over its seeds."""
   names = list(dict.fromkeys(row["name"] for row in rows))
-  lines = ["| model | seeds | " + " | ".join(COLUMNS) + " |",
+  lines = ["| model | seeds | " + " | ".join(markdown_cell(c) for c in COLUMNS) + " |",
            "|---|---|" + "---|" * len(COLUMNS)]
   for name in names:
     group = [row for row in rows if row["name"] == name]
