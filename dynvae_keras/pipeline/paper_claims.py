@@ -104,7 +104,7 @@ def clearly_greater(a, b):
 
 def _few_seeds(rows, names):
   few = [n for n in names if _stat(rows, n, "MIG").n < 2]
-  return f"needs ≥ 2 seeds per model; {', '.join(few)} has fewer" if few else ""
+  return f"needs ≥ 2 seeds per model, has fewer for {', '.join(few)}" if few else ""
 
 
 def decoupling(rows, logs, families, name):  # pylint: disable=unused-argument
@@ -126,10 +126,10 @@ def decoupling(rows, logs, families, name):  # pylint: disable=unused-argument
   rivals = [n for n in betas if not clearly_greater(mig[name], mig[n])]
   if not rivals:
     return NOT_RESOLVABLE, f"every β-VAE disentangles clearly less than {name} ({numbers})"
-  worse = [n for n in rivals if not clearly_greater(bce[n], bce[name])]
-  if worse:
-    return NOT_SUPPORTED, (f"{', '.join(worse)} disentangle(s) as well and reconstruct(s) as well "
-                           f"or better ({numbers})")
+  unbeaten = [n for n in rivals if not clearly_greater(bce[n], bce[name])]
+  if unbeaten:
+    return NOT_SUPPORTED, (f"{', '.join(unbeaten)} disentangle(s) as well and reconstruct(s) as "
+                           f"well or better ({numbers})")
   return SUPPORTED, (f"clearly lower BCE@mean than {', '.join(rivals)}, which disentangle(s) as "
                      f"well ({numbers})")
 
