@@ -27,12 +27,11 @@ def _study(runs=None):
     for seed, (mig, dci, bce, beta, err) in enumerate(seeds):
       num = len(rows)
       rows.append({"model_num": num, "name": name, "seed": seed, "MIG": mig, "DCI disent.": dci,
-                   "BCE@mean": bce, "final β": beta,
+                   "BCE@mean": bce, "first β": 50. if name == "dynamic_vae" else beta,
+                   "final β": beta,
                    "|KL − C| end": float("nan") if err is None else err[0],
                    "|KL − C| rise": float("nan") if err is None else err[1]})
-      logs[num] = {"beta": [50. if name == "dynamic_vae" else beta, beta]}
-      if err is not None:
-        logs[num]["kl_setpoint"] = [0.5, 10.]
+      logs[num] = {} if err is None else {"kl_setpoint": [0.5, 10.]}
   return rows, logs
 
 

@@ -39,6 +39,9 @@ import math
 
 import numpy as np
 
+from dynvae_keras.pipeline.report import fmt_number, markdown_cell
+from dynvae_keras.pipeline.study import config_stem
+
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 NOT_RESOLVABLE = "not resolvable"
@@ -68,7 +71,6 @@ def family(stem):
 
 def model_families(settings):
   """{model name: family} for the `study.models` entries of `settings`."""
-  from dynvae_keras.pipeline.study import config_stem  # pylint: disable=g-import-not-at-top
   return {name: family(config_stem(config)) for name, config, *_ in settings.models}
 
 
@@ -79,11 +81,8 @@ class _Stat:
   n: int
 
   def __str__(self):
-    return f"{_fmt(self.mean)} ± {_fmt(self.std)}" if self.n > 1 else _fmt(self.mean)
-
-
-def _fmt(x):
-  return "nan" if math.isnan(x) else f"{x:.1f}" if abs(x) >= 10 else f"{x:.3f}"
+    return (f"{fmt_number(self.mean)} ± {fmt_number(self.std)}" if self.n > 1
+            else fmt_number(self.mean))
 
 
 def _stat(rows, name, column):
@@ -134,17 +133,14 @@ def decoupling(rows, logs, families, name):  # pylint: disable=unused-argument
                      f"well ({numbers})")
 
 
-def _runs(rows, logs, name):
-  return [(row["seed"], logs[row["model_num"]]) for row in rows if row["name"] == name]
-
-
 def beta_path(rows, logs, families, name):  # pylint: disable=unused-argument
-  """β starts above 1 and ends below 1 in every seed."""
-  runs = [(seed, float(log["beta"][0]), float(log["beta"][-1]))
-          for seed, log in _runs(rows, logs, name) if "beta" in log]
+  """β starts above 1 and ends below 1 in every seed (the rows' `first β` and `final β`, the
+  first and last logged β)."""
+  runs = [(row["seed"], row["first β"], row["final β"]) for row in rows
+          if row["name"] == name and not math.isnan(row["final β"])]
   if not runs:
     return NOT_RESOLVABLE, f"{name} logs no β"
-  numbers = "; ".join(f"seed {s}: {_fmt(a)} → {_fmt(b)}" for s, a, b in runs)
+  numbers = "; ".join(f"seed {s}: {fmt_number(a)} → {fmt_number(b)}" for s, a, b in runs)
   ok = all(first > 1 > last for _, first, last in runs)
   return (SUPPORTED if ok else NOT_SUPPORTED), f"{len(runs)} seed(s), β {numbers}"
 
@@ -156,10 +152,10 @@ def _kl_claim(rows, logs, name, column, tolerance):
     return NOT_RESOLVABLE, f"{name} logs no KL set point"
   if any(math.isnan(err) for _, err, _ in runs):
     return NOT_RESOLVABLE, f"{name}'s set point never changes: there is no rise to follow"
-  numbers = "; ".join(f"seed {s}: {_fmt(err)} nats" for s, err, _ in runs)
+  numbers = "; ".join(f"seed {s}: {fmt_number(err)} nats" for s, err, _ in runs)
   ok = all(err <= tolerance * c for _, err, c in runs)
   return ((SUPPORTED if ok else NOT_SUPPORTED),
-          f"{len(runs)} seed(s), {column} {numbers}; final C {_fmt(runs[0][2])} nats, "
+          f"{len(runs)} seed(s), {column} {numbers}; final C {fmt_number(runs[0][2])} nats, "
           f"tolerance {tolerance:g} × C")
 
 
@@ -226,7 +222,6 @@ def judge(rows, logs, families):
 
 def claims_markdown(judgements):
   """Markdown table of the judgements, after a line stating the criteria."""
-  from dynvae_keras.pipeline.report import markdown_cell  # pylint: disable=g-import-not-at-top
   if not judgements:
     return "No finished run of a ControlVAE, DynamicVAE or L-VAE: no claim to judge yet.\n"
   lines = ["Criteria: `dynvae_keras.pipeline.paper_claims` — *clearly* = the means differ by more "

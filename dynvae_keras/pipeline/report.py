@@ -46,7 +46,6 @@ import numpy as np
 
 from dynvae_keras import atomic
 from dynvae_keras.errors import DynvaeError
-from dynvae_keras.pipeline import paper_claims
 from dynvae_keras.pipeline.study import config_stem, load_study
 
 # (column label, metric config stem, result key)
@@ -108,9 +107,10 @@ def reconstruction_bce(model_dir, num=NUM_RECONSTRUCTIONS, seed=0):
 def kl_tracking_error(log, fraction=0.25):
   """Mean |KL − C| (nats) over the last `fraction` of the logged intervals, where C is the first
   of `KL_TARGETS` the log has; NaN when it has none."""
-  error = _kl_distance(log)
-  if error is None:
+  target = _kl_target(log)
+  if target is None:
     return float("nan")
+  error = _kl_distance(log, target)
   return float(np.mean(error[int(len(error) * (1 - fraction)):]))
 
 
@@ -118,19 +118,21 @@ def kl_rise_error(log):
   """Mean |KL − C| (nats) over the logged intervals before C (as in `kl_tracking_error`) first
   reaches its final value: how closely the KL follows a rising set point. NaN when the log has
   no target or the target starts at its final value."""
-  error = _kl_distance(log)
-  if error is None:
-    return float("nan")
-  target = np.asarray(next(log[key] for key in KL_TARGETS if key in log), dtype=np.float64)
-  rise = int(np.argmax(target >= target[-1]))
-  return float(np.mean(error[:rise])) if rise else float("nan")
-
-
-def _kl_distance(log):
-  target = next((log[key] for key in KL_TARGETS if key in log), None)
+  target = _kl_target(log)
   if target is None:
-    return None
-  return np.abs(np.asarray(log["kl_loss"], dtype=np.float64) - np.asarray(target, dtype=np.float64))
+    return float("nan")
+  rise = int(np.argmax(target >= target[-1]))
+  return float(np.mean(_kl_distance(log, target)[:rise])) if rise else float("nan")
+
+
+def _kl_target(log):
+  """The logged KL target (the first of `KL_TARGETS` in `log`) as float64, or None."""
+  key = next((key for key in KL_TARGETS if key in log), None)
+  return None if key is None else np.asarray(log[key], dtype=np.float64)
+
+
+def _kl_distance(log, target):
+  return np.abs(np.asarray(log["kl_loss"], dtype=np.float64) - target)
 
 
 def _collect_point(point, study_dir, postprocessing, stems):
@@ -187,11 +189,13 @@ def _mean_std(values):
   if not len(values):
     return "–"
   if len(values) == 1:
-    return _fmt(values[0])
-  return f"{_fmt(values.mean())} ± {_fmt(values.std(ddof=1))}"
+    return fmt_number(values[0])
+  return f"{fmt_number(values.mean())} ± {fmt_number(values.std(ddof=1))}"
 
 
-def _fmt(x):
+def fmt_number(x):
+  """`x` for a table: 1 decimal from 10 up, 3 decimals from 0.01 up, else 2 significant digits in
+  e-notation ('nan' for NaN)."""
   return f"{x:.1f}" if abs(x) >= 10 else f"{x:.3f}" if abs(x) >= 0.01 or x == 0 else f"{x:.2e}"
 
 
@@ -227,7 +231,8 @@ def ranking_table(rows, labels=RANKED):
       values = [row[label] for row in rows if row["name"] == name and not math.isnan(row[label])]
       if values:
         means.append((float(np.mean(values)), name))
-    columns.append([f"{name} {_fmt(mean)}" for mean, name in sorted(means, key=lambda m: -m[0])])
+    columns.append([f"{name} {fmt_number(mean)}"
+                    for mean, name in sorted(means, key=lambda m: -m[0])])
   depth = max((len(c) for c in columns), default=0)
   if not depth:
     return ""
@@ -321,9 +326,12 @@ def unfinished_note(missing, total):
 def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
            allow_incomplete=False):
   """Writes the files listed in the module docstring; returns (rows, summary markdown)."""
+  # paper_claims imports this module's formatters.
+  from dynvae_keras.pipeline import paper_claims  # pylint: disable=g-import-not-at-top
   settings = load_study(study_path)
   rows, logs, missing = collect(settings, study_dir, allow_incomplete=allow_incomplete)
-  table = unfinished_note(missing, len(rows) + len(missing)) + summary_table(rows)
+  note = unfinished_note(missing, len(rows) + len(missing))
+  table = note + summary_table(rows)
   with atomic.atomic_directory(output_dir, overwrite=overwrite) as tmp:
     with open(os.path.join(tmp, "summary.md"), "w", encoding="utf-8") as f:
       f.write(f"Study `{study_path}`, results in `{study_dir}`; mean ± std (ddof 1) over seeds.\n\n")
@@ -333,8 +341,7 @@ def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
         f.write("\nModels ranked by the mean over their seeds of each score:\n\n" + ranking)
     with open(os.path.join(tmp, "claims.md"), "w", encoding="utf-8") as f:
       judgements = paper_claims.judge(rows, logs, paper_claims.model_families(settings))
-      f.write(unfinished_note(missing, len(rows) + len(missing))
-              + paper_claims.claims_markdown(judgements))
+      f.write(note + paper_claims.claims_markdown(judgements))
     with open(os.path.join(tmp, "per_model.csv"), "w", newline="", encoding="utf-8") as f:
       writer = csv.DictWriter(f, fieldnames=["model_num", "name", "seed", *COLUMNS])
       writer.writeheader()
