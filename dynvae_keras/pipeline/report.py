@@ -194,8 +194,8 @@ def _mean_std(values):
 
 
 def fmt_number(x):
-  """`x` for a table: 1 decimal from 10 up, 3 decimals from 0.01 up, else 2 significant digits in
-  e-notation ('nan' for NaN)."""
+  """`x` for a table: 1 decimal from 10 up, 3 decimals from 0.01 up, else e-notation with 2
+  decimals ('nan' for NaN)."""
   return f"{x:.1f}" if abs(x) >= 10 else f"{x:.3f}" if abs(x) >= 0.01 or x == 0 else f"{x:.2e}"
 
 
