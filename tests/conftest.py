@@ -51,6 +51,15 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 """
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):  # pylint: disable=unused-argument
+  """Every test, and the module fixtures set up for it, starts from the same Python, NumPy and
+  Keras random state (seed 0), whatever ran before it in its worker: unseeded initial weights
+  would otherwise change from run to run."""
+  import keras  # pylint: disable=g-import-not-at-top
+  keras.utils.set_random_seed(0)
+
+
 @pytest.fixture
 def data_root(tmp_path, monkeypatch):
   """An empty $DISENTANGLEMENT_LIB_DATA for the test."""
