@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from dynvae_keras.pipeline.report import fmt_number, markdown_cell
+from dynvae_keras.pipeline.report import fmt_number, kl_target, markdown_cell
 from dynvae_keras.pipeline.study import config_stem
 
 SUPPORTED = "supported"
@@ -146,8 +146,10 @@ def beta_path(rows, logs, families, name):  # pylint: disable=unused-argument
 
 
 def _kl_claim(rows, logs, name, column, tolerance):
-  runs = [(row["seed"], row[column], float(logs[row["model_num"]]["kl_setpoint"][-1]))
-          for row in rows if row["name"] == name and "kl_setpoint" in logs[row["model_num"]]]
+  targets = {row["model_num"]: kl_target(logs[row["model_num"]]) for row in rows
+             if row["name"] == name}
+  runs = [(row["seed"], row[column], float(targets[row["model_num"]][-1]))
+          for row in rows if targets.get(row["model_num"]) is not None]
   if not runs:
     return NOT_RESOLVABLE, f"{name} logs no KL set point"
   if any(math.isnan(err) for _, err, _ in runs):

@@ -107,7 +107,7 @@ def reconstruction_bce(model_dir, num=NUM_RECONSTRUCTIONS, seed=0):
 def kl_tracking_error(log, fraction=0.25):
   """Mean |KL − C| (nats) over the last `fraction` of the logged intervals, where C is the first
   of `KL_TARGETS` the log has; NaN when it has none."""
-  target = _kl_target(log)
+  target = kl_target(log)
   if target is None:
     return float("nan")
   error = _kl_distance(log, target)
@@ -118,14 +118,14 @@ def kl_rise_error(log):
   """Mean |KL − C| (nats) over the logged intervals before C (as in `kl_tracking_error`) first
   reaches its final value: how closely the KL follows a rising set point. NaN when the log has
   no target or the target starts at its final value."""
-  target = _kl_target(log)
+  target = kl_target(log)
   if target is None:
     return float("nan")
   rise = int(np.argmax(target >= target[-1]))
   return float(np.mean(_kl_distance(log, target)[:rise])) if rise else float("nan")
 
 
-def _kl_target(log):
+def kl_target(log):
   """The logged KL target (the first of `KL_TARGETS` in `log`) as float64, or None."""
   key = next((key for key in KL_TARGETS if key in log), None)
   return None if key is None else np.asarray(log[key], dtype=np.float64)
