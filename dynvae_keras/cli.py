@@ -8,7 +8,7 @@ Subcommands (flags mirror dlib's `dlib_*` tools):
   aggregate    --glob 'O/*/metrics/*/*/results/aggregate/evaluation.json' --output O/results.json
   visualize    --model_dir M --output_dir V
   study        --study study/<name>.gin --output_dir O [--model_num N | --model_nums A-B,C] [--workers W] [--gpus 0,1] [--stages train] [--claim_timeout S] [--executor ray [--ray_address auto]] [--count]
-  report       --study study/<name>.gin --study_dir O --output_dir R [--no_traversals]
+  report       --study study/<name>.gin --study_dir O --output_dir R [--no_traversals] [--records DIR]
                [--allow_incomplete]
   calibrate    --model_dir M --target_steps T [--gin_config model/vae.gin ...]
   demo         [--output_dir D] [--overwrite] [--steps N]
@@ -115,7 +115,7 @@ def _report(args):
   from dynvae_keras.pipeline import report  # pylint: disable=g-import-not-at-top
   _, table = report.report(args.study, args.study_dir, args.output_dir,
                            overwrite=args.overwrite, traversals=not args.no_traversals,
-                           allow_incomplete=args.allow_incomplete)
+                           allow_incomplete=args.allow_incomplete, records=args.records)
   print(table)
   print(f"Report written to {args.output_dir}")
 
@@ -237,6 +237,9 @@ def build_parser():
   p.add_argument("--no_traversals", action="store_true", help="skip the traversal figures")
   p.add_argument("--allow_incomplete", action="store_true",
                  help="report the finished models of a study still running, listing the others")
+  p.add_argument("--records", action="append", default=[], metavar="DIR",
+                 help="run records (the runs/ folder of an earlier report) read for the models "
+                      "not finished in --study_dir; repeatable, the first holding a model wins")
   p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
   p.set_defaults(fn=_report)
 

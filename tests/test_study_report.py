@@ -9,6 +9,7 @@ import pytest
 
 from dynvae_keras import cli
 from dynvae_keras.pipeline import report as report_module
+from dynvae_keras.pipeline import run_records
 from dynvae_keras.pipeline import study
 from dynvae_keras.pipeline.report import StudyIncompleteError
 from dynvae_keras.gin_utils import GinConfigError
@@ -224,4 +225,42 @@ def test_report_on_unfinished_study_names_the_missing_step(finished_study, tmp_p
                    "--output_dir", str(tmp_path / "r"), "--no_traversals"]) == 2
   err = capsys.readouterr().err
   assert "mig evaluation of model 0" in err and "rerun `dynvae study`" in err
+  assert not (tmp_path / "r").exists()
+
+
+def test_report_from_run_records_equals_the_report_from_the_study_dir(finished_study, tmp_path):
+  """A report's runs/*.json carry every reported number: a report of an empty study dir from
+  those records writes the same tables and claims; records of another set-up are refused."""
+  study_file, out = finished_study
+  first = tmp_path / "first"
+  assert cli.main(["report", "--study", str(study_file), "--study_dir", str(out),
+                   "--output_dir", str(first), "--no_traversals"]) == 0
+  assert sorted(p.name for p in (first / "runs").iterdir()) == ["0.json", "1.json"]
+  # Model 0 from the study dir, model 1 (a disk since wiped) from its record only.
+  mixed = tmp_path / "mixed"
+  (mixed / "0").mkdir(parents=True)
+  for part in ("model", "metrics"):
+    (mixed / "0" / part).symlink_to(out / "0" / part)
+  records = tmp_path / "kept"
+  records.mkdir()
+  (records / "1.json").write_bytes((first / "runs" / "1.json").read_bytes())
+  again = tmp_path / "again"
+  assert cli.main(["report", "--study", str(study_file), "--study_dir", str(mixed),
+                   "--output_dir", str(again), "--records", str(records)]) == 0
+  for name in ("per_model.csv", "claims.md"):
+    assert (again / name).read_text() == (first / name).read_text()
+  assert (again / "runs" / "1.json").read_text() == (first / "runs" / "1.json").read_text()
+  assert (again / "control_curves_dynamic_vae.png").is_file()  # drawn from the recorded log
+  assert (again / "traversal_beta_vae.gif").is_file()
+  assert not (again / "traversal_dynamic_vae.gif").exists()
+  assert "No traversal figures for dynamic_vae" in (again / "summary.md").read_text()
+  # Without the records, model 1 is unfinished there.
+  with pytest.raises(StudyIncompleteError, match="model 1"):
+    report_module.report(str(study_file), str(mixed), str(tmp_path / "r"), traversals=False)
+  # A study with another step budget is another run.
+  other = tmp_path / "other.gin"
+  other.write_text(STUDY.replace("model.training_steps = 10", "model.training_steps = 12"))
+  with pytest.raises(run_records.RecordMismatchError, match="training_bindings"):
+    report_module.report(str(other), str(tmp_path / "empty"), str(tmp_path / "r"),
+                         traversals=False, records=[str(first / "runs")])
   assert not (tmp_path / "r").exists()

@@ -27,11 +27,15 @@ figures) and writes, atomically, into `output_dir`:
 * `control_curves_<name>.png` for every model that logs a KL set point (ControlVAE,
   DynamicVAE): β(t) (log scale) and KL(t) with C(t), one line per seed;
 * `traversal_<name>.gif` / `.png`: latent traversals (fitted-Gaussian style, see
-  `dynvae_keras.visualize`) of the seed with the highest MIG of each model.
+  `dynvae_keras.visualize`) of the seed with the highest MIG of each model (among the runs whose
+  model is in `study_dir`);
+* `runs/<model_num>.json`: the run record of every reported run (`run_records`): its row and
+  training log, from which a later report can be written without the run's directory.
 
 A study that runs over several sittings can be reported before it is finished with
 `allow_incomplete=True`: only the model numbers whose training and evaluations are all written
-are reported, and `summary.md` lists the others.
+are reported, and `summary.md` lists the others. Runs finished elsewhere (another machine, a
+scratch disk since wiped) are read from their run records (`records=`, `--records`).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import numpy as np
 
 from dynvae_keras import atomic
 from dynvae_keras.errors import DynvaeError
+from dynvae_keras.pipeline import run_records
 from dynvae_keras.pipeline.study import config_stem, load_study
 
 # (column label, metric config stem, result key)
@@ -159,12 +164,14 @@ def _collect_point(point, study_dir, postprocessing, stems):
   return row, log
 
 
-def collect(settings, study_dir, allow_incomplete=False):
+def collect(settings, study_dir, allow_incomplete=False, records=()):
   """(rows, logs, missing): rows [{model_num, name, seed, <COLUMNS>...}], each finished run's
   training log {model_num: {column: values}}, and the unfinished sweep points.
 
-  Raises `StudyIncompleteError` at the first unfinished point, unless `allow_incomplete`: then
-  the finished points are returned with the list of the others."""
+  A point whose run in `study_dir` is unfinished is read from its record in the first of the
+  `records` directories that has one (`run_records`). Raises `StudyIncompleteError` at the first
+  point found in neither, unless `allow_incomplete`: then the finished points are returned with
+  the list of the others."""
   if not settings.postprocess_configs:
     raise ValueError("the study binds no study.postprocess_configs; there is nothing to report.")
   postprocessing = config_stem(settings.postprocess_configs[0])
@@ -175,9 +182,14 @@ def collect(settings, study_dir, allow_incomplete=False):
       row, logs[point.model_num] = _collect_point(point, study_dir, postprocessing, stems)
       rows.append(row)
     except StudyIncompleteError:
-      if not allow_incomplete:
+      recorded = run_records.read(records, settings, point)
+      if recorded is not None:
+        row, logs[point.model_num] = recorded
+        rows.append(row)
+      elif not allow_incomplete:
         raise
-      missing.append(point)
+      else:
+        missing.append(point)
   if not rows:
     raise StudyIncompleteError(f"no model of the study in {study_dir} has finished training and "
                                "evaluation yet; run `dynvae study` first.")
@@ -299,10 +311,17 @@ def _plot_learning_curves(rows, run_logs, out_dir):
 
 
 def _traversals(rows, study_dir, out_dir, style="fitted_gaussian"):
+  """Traversal figures of each model's highest-MIG seed among the runs whose model is in
+  `study_dir`; returns (paths written, names of the models with no such run)."""
   from dynvae_keras import visualize  # pylint: disable=g-import-not-at-top
-  written = []
+  written, skipped = [], []
   for name in dict.fromkeys(row["name"] for row in rows):
-    group = [row for row in rows if row["name"] == name]
+    group = [row for row in rows if row["name"] == name and
+             os.path.isfile(os.path.join(study_dir, str(row["model_num"]), "model", "tfhub",
+                                        "saved_model.pb"))]
+    if not group:
+      skipped.append(name)
+      continue
     best = max(group, key=lambda row: -math.inf if math.isnan(row["MIG"]) else row["MIG"])
     model_dir = os.path.join(study_dir, str(best["model_num"]), "model")
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
@@ -312,7 +331,7 @@ def _traversals(rows, study_dir, out_dir, style="fitted_gaussian"):
         path = os.path.join(out_dir, f"traversal_{name}.{ext}")
         shutil.copyfile(os.path.join(figures, "traversals", f"{style}_0.{ext}"), path)
         written.append(path)
-  return written
+  return written, skipped
 
 
 def unfinished_note(missing, total):
@@ -324,21 +343,20 @@ def unfinished_note(missing, total):
 
 
 def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
-           allow_incomplete=False):
-  """Writes the files listed in the module docstring; returns (rows, summary markdown)."""
+           allow_incomplete=False, records=()):
+  """Writes the files listed in the module docstring; returns (rows, summary markdown).
+
+  `records`: directories of run records (a previous report's `runs/`) read for the points whose
+  run is not finished in `study_dir` (see `collect`)."""
   # paper_claims imports this module's formatters.
   from dynvae_keras.pipeline import paper_claims  # pylint: disable=g-import-not-at-top
   settings = load_study(study_path)
-  rows, logs, missing = collect(settings, study_dir, allow_incomplete=allow_incomplete)
+  rows, logs, missing = collect(settings, study_dir, allow_incomplete=allow_incomplete,
+                                records=records)
   note = unfinished_note(missing, len(rows) + len(missing))
   table = note + summary_table(rows)
+  points = {point.model_num: point for point in settings.sweep()}
   with atomic.atomic_directory(output_dir, overwrite=overwrite) as tmp:
-    with open(os.path.join(tmp, "summary.md"), "w", encoding="utf-8") as f:
-      f.write(f"Study `{study_path}`, results in `{study_dir}`; mean ± std (ddof 1) over seeds.\n\n")
-      f.write(table)
-      ranking = ranking_table(rows)
-      if ranking:
-        f.write("\nModels ranked by the mean over their seeds of each score:\n\n" + ranking)
     with open(os.path.join(tmp, "claims.md"), "w", encoding="utf-8") as f:
       judgements = paper_claims.judge(rows, logs, paper_claims.model_families(settings))
       f.write(note + paper_claims.claims_markdown(judgements))
@@ -346,8 +364,19 @@ def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
       writer = csv.DictWriter(f, fieldnames=["model_num", "name", "seed", *COLUMNS])
       writer.writeheader()
       writer.writerows(rows)
+    for row in rows:
+      run_records.write(os.path.join(tmp, "runs"), settings, points[row["model_num"]], row,
+                        logs[row["model_num"]])
     _plot_controlled(rows, logs, tmp)
     _plot_learning_curves(rows, logs, tmp)
-    if traversals:
-      _traversals(rows, study_dir, tmp)
+    skipped = _traversals(rows, study_dir, tmp)[1] if traversals else []
+    with open(os.path.join(tmp, "summary.md"), "w", encoding="utf-8") as f:
+      f.write(f"Study `{study_path}`, results in `{study_dir}`; mean ± std (ddof 1) over seeds.\n\n")
+      f.write(table)
+      ranking = ranking_table(rows)
+      if ranking:
+        f.write("\nModels ranked by the mean over their seeds of each score:\n\n" + ranking)
+      if skipped:
+        f.write(f"\nNo traversal figures for {', '.join(skipped)}: reported from run records "
+                f"only, their models are not in {study_dir}.\n")
   return rows, table
