@@ -23,10 +23,27 @@ def test_importing_dynvae_keras_turns_on_onednn_unless_the_user_chose():
       == ["False", "0"]
   code = "import os; os.environ.pop('TF_ENABLE_ONEDNN_OPTS', None)\n" + ONEDNN_QUERY
   assert run_python(code, "tensorflow").split("RESULT")[1].split() == ["True", "1"]
+  # TensorFlow imported first: its own default decides (oneDNN on CPUs with AVX512-VNNI,
+  # AVX512-BF16 or AMX, its own kernels elsewhere), and the summary says which ran.
   late = ("import os; os.environ.pop('TF_ENABLE_ONEDNN_OPTS', None)\nimport tensorflow, keras\n"
-          "from dynvae_keras import cpu_runtime\nprint('RESULT', cpu_runtime.summary())")
-  summary = run_python(late, "tensorflow").split("RESULT", 1)[1]
-  assert "CPU kernels TensorFlow's own" in summary and "came too late" in summary
+          "from dynvae_keras import cpu_runtime\n"
+          "print('RESULT', cpu_runtime.onednn_enabled(), cpu_runtime.summary())")
+  default, summary = run_python(late, "tensorflow").split("RESULT", 1)[1].split(None, 1)
+  if default == "True":
+    assert "CPU kernels oneDNN" in summary and "too late" not in summary
+  else:
+    assert "CPU kernels TensorFlow's own" in summary and "came too late" in summary
+
+
+def test_summary_says_when_the_onednn_request_came_too_late(monkeypatch):
+  from dynvae_keras import cpu_runtime
+  monkeypatch.setattr(cpu_runtime, "onednn_enabled", lambda: False)
+  monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+  assert "CPU kernels TensorFlow's own (TensorFlow was imported before dynvae_keras" in cpu_runtime.summary()
+  monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # the user's choice: nothing came too late
+  assert "too late" not in cpu_runtime.summary()
+  monkeypatch.setattr(cpu_runtime, "onednn_enabled", lambda: True)
+  assert "CPU kernels oneDNN," in cpu_runtime.summary()
 
 
 def test_summary_names_backend_precision_kernels_and_threads():
