@@ -11,6 +11,21 @@ import tempfile
 import numpy as np
 
 
+def _umask():
+  """The process's umask, read without changing it where Linux tells it (/proc/self/status):
+  setting it, even briefly, races with files other threads create."""
+  try:
+    with open("/proc/self/status", encoding="ascii") as f:
+      for line in f:
+        if line.startswith("Umask:"):
+          return int(line.split()[1], 8)
+  except OSError:
+    pass
+  mask = os.umask(0o077)
+  os.umask(mask)
+  return mask
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str, overwrite: bool = False):
   """Yields a temporary sibling directory that replaces `path` when the block succeeds.
@@ -23,6 +38,7 @@ def atomic_directory(path: str, overwrite: bool = False):
   if os.path.exists(path) and not overwrite:
     raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it.")
   tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+  os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0o700 would hide results from the user's group
   try:
     yield tmp
     if os.path.exists(path):
@@ -45,6 +61,7 @@ def atomic_file(path: str):
   base, ext = os.path.splitext(os.path.basename(path))
   fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", suffix=ext, dir=os.path.dirname(path))
   os.close(fd)
+  os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0o600
   try:
     yield tmp
     os.replace(tmp, path)
