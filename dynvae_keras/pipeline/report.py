@@ -51,7 +51,7 @@ import numpy as np
 from dynvae_keras import atomic
 from dynvae_keras.errors import DynvaeError
 from dynvae_keras.pipeline import run_records
-from dynvae_keras.pipeline.study import config_stem, load_study
+from dynvae_keras.pipeline.study import config_stem, has_export, load_study
 
 # (column label, metric config stem, result key)
 METRICS = (
@@ -317,8 +317,7 @@ def _traversals(rows, study_dir, out_dir, style="fitted_gaussian"):
   written, skipped = [], []
   for name in dict.fromkeys(row["name"] for row in rows):
     group = [row for row in rows if row["name"] == name and
-             os.path.isfile(os.path.join(study_dir, str(row["model_num"]), "model", "tfhub",
-                                        "saved_model.pb"))]
+             has_export(os.path.join(study_dir, str(row["model_num"]), "model"))]
     if not group:
       skipped.append(name)
       continue

@@ -66,10 +66,10 @@ def read(directories, settings, point):
       raise RecordMismatchError(f"{source} is not a run record of format {FORMAT!r} (found "
                                 f"{record.get('format')!r}); pass the runs/ folder of a "
                                 "`dynvae report` output to --records.")
-    expected = identity(settings, point)
-    differing = sorted(k for k in expected if record.get("run", {}).get(k) != expected[k])
+    expected, recorded = identity(settings, point), record.get("run", {})
+    differing = sorted(k for k in expected if recorded.get(k) != expected[k])
     if differing:
-      details = "; ".join(f"{k}: record {record.get('run', {}).get(k)!r}, study {expected[k]!r}"
+      details = "; ".join(f"{k}: record {recorded.get(k)!r}, study {expected[k]!r}"
                           for k in differing)
       raise RecordMismatchError(
           f"{source} records another run than model {point.model_num} of this study ({details}). "

@@ -117,9 +117,14 @@ def _done(directory, step):
   return os.path.isfile(os.path.join(directory, "results", "gin", f"{step}.gin"))
 
 
+def has_export(model_dir):
+  """Whether a trained model directory holds its exported SavedModel (`tfhub/`)."""
+  return os.path.isfile(os.path.join(model_dir, "tfhub", "saved_model.pb"))
+
+
 def _ensure_export(model_dir):
   """Writes `model_dir/tfhub` from `model.keras` if training ran where TensorFlow was absent."""
-  if os.path.isfile(os.path.join(model_dir, "tfhub", "saved_model.pb")):
+  if has_export(model_dir):
     return False
   from dynvae_keras.export import saved_model  # pylint: disable=g-import-not-at-top
   logger.info("%s has no tfhub/ (trained without TensorFlow): exporting it now.", model_dir)
