@@ -2,10 +2,11 @@
 
 A study's output directory holds models, checkpoints and representations (tens of MB per run);
 a report reads only a table row and the training log of each run. `dynvae report` writes that
-as `runs/<model_num>.json` next to its tables (≈ 20 KB per run), and `--records DIR` reads such
-files back for the runs its `--study_dir` lacks. A study spread over machines whose disks do not
-outlive them (preemptible nodes, several sittings) is reported from the union: keep the records
-of finished runs, rerun `dynvae study` with `--model_nums` for the others.
+as `runs/<model_num>.json` next to its tables (25–40 KB for a run of 30,000 steps logged every
+250), and `--records DIR` reads such files back for the runs its `--study_dir` lacks. A study
+spread over machines whose disks do not outlive them (preemptible nodes, several sittings) is
+reported from the union: keep the records of finished runs, rerun `dynvae study` with
+`--model_nums` for the others.
 
 A record states the run it comes from — the model config and every training binding of its
 sweep point (model number, seed, data set, step budget), the postprocessing and the metric
