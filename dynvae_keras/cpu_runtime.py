@@ -18,6 +18,26 @@ import os
 
 #: TensorFlow's switch for its oneDNN kernels, read once when TensorFlow is imported.
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+#: TensorFlow's thread-pool sizes when `tf.config.threading` leaves them at 0, read at start-up.
+INTRA_OP_VARIABLE = "TF_NUM_INTRAOP_THREADS"
+INTER_OP_VARIABLE = "TF_NUM_INTEROP_THREADS"
+
+
+def tensorflow_threads(configured, variable):
+  """(threads, source) of one TensorFlow thread pool.
+
+  TensorFlow sizes a pool from `tf.config.threading` when that is set (non-zero), else from its
+  environment variable (`TF_NUM_INTRAOP_THREADS` / `TF_NUM_INTEROP_THREADS`, as `dynvae study`
+  workers set them), else one thread per core. `tf.config.threading` reports 0 in the last two
+  cases. `source` is None for an explicit `tf.config.threading` setting, the variable's name when
+  it decided, or "TensorFlow's default: one per core".
+  """
+  if configured:
+    return configured, None
+  value = os.environ.get(variable, "").strip()
+  if value.isdigit() and int(value) > 0:
+    return int(value), variable
+  return os.cpu_count(), "TensorFlow's default: one per core"
 
 
 def prefer_onednn():
@@ -55,11 +75,13 @@ def summary(dtype_policy=None) -> str:
     kernels = {True: "oneDNN", False: "TensorFlow's own", None: "unknown"}[enabled]
     if enabled is False and os.environ.get(ONEDNN_VARIABLE) == "1":
       kernels += " (TensorFlow was imported before dynvae_keras, so TF_ENABLE_ONEDNN_OPTS=1 came too late)"
-    intra = tf.config.threading.get_intra_op_parallelism_threads()
-    inter = tf.config.threading.get_inter_op_parallelism_threads()
-    parts += [f"CPU kernels {kernels}",
-              f"threads intra-op {intra or os.cpu_count()} inter-op {inter or os.cpu_count()}"
-              + (" (TensorFlow's default: one per core)" if not intra and not inter else "")]
+    intra, intra_source = tensorflow_threads(
+        tf.config.threading.get_intra_op_parallelism_threads(), INTRA_OP_VARIABLE)
+    inter, inter_source = tensorflow_threads(
+        tf.config.threading.get_inter_op_parallelism_threads(), INTER_OP_VARIABLE)
+    sources = [s for s in dict.fromkeys((intra_source, inter_source)) if s]
+    parts += [f"CPU kernels {kernels}", f"threads intra-op {intra} inter-op {inter}"
+              + (f" ({'; '.join(sources)})" if sources else "")]
   elif backend == "torch":
     import torch  # pylint: disable=g-import-not-at-top
     parts.append(f"threads {torch.get_num_threads()}")

@@ -51,3 +51,20 @@ def test_summary_names_backend_precision_kernels_and_threads():
   line = cpu_runtime.summary("mixed_bfloat16")
   assert line.startswith("backend tensorflow, precision mixed_bfloat16, CPU kernels ")
   assert "threads intra-op" in line and "inter-op" in line
+
+
+def test_summary_reports_the_thread_pools_tensorflow_sizes_from_its_environment(monkeypatch):
+  # `dynvae study` workers set TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS; TensorFlow then
+  # runs that many threads (1 worker thread: 0.99 CPU-seconds per second on a conv loop, against
+  # 1.80 unset, 2 cores) while tf.config.threading still reports 0.
+  import os
+  from dynvae_keras import cpu_runtime
+  monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+  monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "1")
+  assert "threads intra-op 1 inter-op 1 (TF_NUM_INTRAOP_THREADS; TF_NUM_INTEROP_THREADS)" \
+      in cpu_runtime.summary()
+  monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
+  monkeypatch.delenv("TF_NUM_INTEROP_THREADS")
+  assert (f"threads intra-op {os.cpu_count()} inter-op {os.cpu_count()} "
+          "(TensorFlow's default: one per core)") in cpu_runtime.summary()
+  assert cpu_runtime.tensorflow_threads(3, "TF_NUM_INTRAOP_THREADS") == (3, None)
