@@ -68,3 +68,14 @@ def test_summary_reports_the_thread_pools_tensorflow_sizes_from_its_environment(
   assert (f"threads intra-op {os.cpu_count()} inter-op {os.cpu_count()} "
           "(TensorFlow's default: one per core)") in cpu_runtime.summary()
   assert cpu_runtime.tensorflow_threads(3, "TF_NUM_INTRAOP_THREADS") == (3, None)
+
+
+def test_a_sitting_names_the_backend_and_its_devices_on_jax():
+  code = ("from dynvae_keras import cpu_runtime\n"
+          "s = cpu_runtime.sitting(7)\n"
+          "print('RESULT', s['from_step'], s['accelerator'], '|', s['software'], '|', s['settings'])")
+  out = run_python(code, "jax").split("RESULT", 1)[1].strip()
+  head, software, settings = out.split(" | ")
+  assert head == "7 none"
+  assert software.startswith("dynvae-keras ") and ", jax " in software and ", Python 3." in software
+  assert settings == "backend jax, precision float32"

@@ -1,6 +1,7 @@
 """Kill a training run (SIGKILL, in a subprocess) and resume it: the trajectory continues exactly,
 and so do the disentanglement scores logged during training."""
 
+import ast
 import csv
 import json
 import os
@@ -70,6 +71,16 @@ def test_killed_run_resumes_with_the_same_trajectory(tmp_path):
       pytest.approx(scores, rel=1e-9)
   train_results = json.loads((resumed / "results" / "json" / "train_results.json").read_text())
   assert train_results["global_step"] == 60
+  # Each sitting (start, resume) is recorded with the machine and software it ran on.
+  sittings = {name: json.loads(ast.literal_eval(json.loads(
+      (run / "results" / "json" / "train_config.json").read_text())["runtime.sittings"]))
+              for name, run in (("reference", reference), ("resumed", resumed))}
+  assert [s["from_step"] for s in sittings["reference"]] == [0]
+  assert [s["from_step"] for s in sittings["resumed"]] == [0, killed_at]
+  for sitting in sittings["resumed"]:
+    assert sitting["software"].startswith("dynvae-keras ") and "tensorflow" in sitting["software"]
+    assert sitting["settings"].startswith("backend tensorflow, precision float32, CPU kernels ")
+    assert sitting["cpu"].endswith(" cores") and sitting["accelerator"] == "none"
 
 
 def test_finished_run_is_not_resumed(tmp_path):

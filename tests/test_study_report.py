@@ -7,7 +7,7 @@ import math
 import imageio.v2 as imageio
 import pytest
 
-from dynvae_keras import cli
+from dynvae_keras import cli, cpu_runtime
 from dynvae_keras.pipeline import report as report_module
 from dynvae_keras.pipeline import run_records
 from dynvae_keras.pipeline import study
@@ -254,6 +254,18 @@ def test_report_from_run_records_equals_the_report_from_the_study_dir(finished_s
   assert (again / "traversal_beta_vae.gif").is_file()
   assert not (again / "traversal_dynamic_vae.gif").exists()
   assert "No traversal figures for dynamic_vae" in (again / "summary.md").read_text()
+  # Where each run was trained travels with its record (both ran here, in one sitting each).
+  places = [line for line in (again / "summary.md").read_text().split(
+      "Where the runs were trained:\n\n")[1].splitlines() if line.startswith("* ")]
+  assert len(places) == 1 and places[0].endswith(": models 0, 1")
+  assert places[0].startswith(f"* {cpu_runtime.processor()}; accelerator none; dynvae-keras ")
+  old_record = json.loads((first / "runs" / "1.json").read_text())
+  del old_record["row"]["sittings"]  # a record written before sittings were part of the results
+  (records / "1.json").write_text(json.dumps(old_record))
+  report_module.report(str(study_file), str(mixed), str(tmp_path / "old"), traversals=False,
+                       records=[str(records)])
+  summary = (tmp_path / "old" / "summary.md").read_text()
+  assert ": models 0\n* not recorded (results without `runtime.sittings`): models 1\n" in summary
   # Without the records, model 1 is unfinished there.
   with pytest.raises(StudyIncompleteError, match="model 1"):
     report_module.report(str(study_file), str(mixed), str(tmp_path / "r"), traversals=False)

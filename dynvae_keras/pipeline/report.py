@@ -15,8 +15,9 @@ figures) and writes, atomically, into `output_dir`:
   image, summed over pixels, of the decoded posterior mean of 2000 images drawn with seed 0,
   through the exported `reconstructions` signature), and of every metric scored on the first postprocessing of the study (`mean` in
   dlib's studies): MIG, DCI disentanglement/completeness, SAP, FactorVAE and β-VAE scores
-  (evaluation accuracy), modularity; and a ranking of the models by their mean MIG, DCI
-  disentanglement, SAP and FactorVAE score;
+  (evaluation accuracy), modularity; a ranking of the models by their mean MIG, DCI
+  disentanglement, SAP and FactorVAE score; and where the runs were trained (CPU, accelerator,
+  software versions and CPU settings of every sitting: floats differ across CPUs and versions);
 * `claims.md`: the controlled-β papers' central claims (DynamicVAE, ControlVAE, L-VAE), each
   judged supported / not supported / not resolvable on these rows by the stated criteria of
   `dynvae_keras.pipeline.paper_claims`, with the numbers it rests on;
@@ -40,7 +41,9 @@ scratch disk since wiped) are read from their run records (`records=`, `--record
 
 from __future__ import annotations
 
+import ast
 import csv
+import json
 import math
 import os
 import shutil
@@ -70,6 +73,8 @@ COLUMNS = (tuple(label for label, _ in TRAIN)
            + ("BCE@mean", "first β", "final β", "|KL − C| end", "|KL − C| rise")
            + tuple(label for label, _, _ in METRICS))
 NUM_RECONSTRUCTIONS = 2000
+#: The training config key listing the run's sittings (`dynvae_keras.pipeline.train`).
+SITTINGS = "train_config.runtime.sittings"
 
 
 class StudyIncompleteError(DynvaeError, FileNotFoundError):
@@ -161,7 +166,32 @@ def _collect_point(point, study_dir, postprocessing, stems):
   row["|KL − C| rise"] = kl_rise_error(log)
   for label, stem, key in METRICS:
     row[label] = float(results[stem][f"evaluation_results.{key}"]) if stem in stems else float("nan")
+  if SITTINGS in train:
+    row["sittings"] = json.loads(ast.literal_eval(train[SITTINGS]))
   return row, log
+
+
+def where_trained(rows):
+  """Markdown list: the machines and software the runs were trained on (each sitting's CPU,
+  accelerator, software versions and CPU settings, `cpu_runtime.sitting`), with the model numbers
+  and first steps of the sittings that ran there; '' when no row records its sittings."""
+  places, unrecorded = {}, []
+  for row in rows:
+    if "sittings" not in row:
+      unrecorded.append(str(row["model_num"]))
+      continue
+    for sitting in row["sittings"]:
+      place = tuple(sitting[key] for key in ("cpu", "accelerator", "software", "settings"))
+      first = sitting["from_step"]
+      places.setdefault(place, []).append(f"{row['model_num']}" + (f" (from step {first})"
+                                                                   if first else ""))
+  if not places:
+    return ""
+  lines = [f"* {cpu}; accelerator {accelerator}; {software}; {settings}: models {', '.join(runs)}"
+           for (cpu, accelerator, software, settings), runs in places.items()]
+  if unrecorded:
+    lines.append(f"* not recorded (results without `runtime.sittings`): models {', '.join(unrecorded)}")
+  return "\nWhere the runs were trained:\n\n" + "\n".join(lines) + "\n"
 
 
 def collect(settings, study_dir, allow_incomplete=False, records=()):
@@ -360,7 +390,8 @@ def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
       judgements = paper_claims.judge(rows, logs, paper_claims.model_families(settings))
       f.write(note + paper_claims.claims_markdown(judgements))
     with open(os.path.join(tmp, "per_model.csv"), "w", newline="", encoding="utf-8") as f:
-      writer = csv.DictWriter(f, fieldnames=["model_num", "name", "seed", *COLUMNS])
+      writer = csv.DictWriter(f, fieldnames=["model_num", "name", "seed", *COLUMNS],
+                              extrasaction="ignore")
       writer.writeheader()
       writer.writerows(rows)
     for row in rows:
@@ -375,6 +406,7 @@ def report(study_path, study_dir, output_dir, overwrite=False, traversals=True,
       ranking = ranking_table(rows)
       if ranking:
         f.write("\nModels ranked by the mean over their seeds of each score:\n\n" + ranking)
+      f.write(where_trained(rows))
       if skipped:
         f.write(f"\nNo traversal figures for {', '.join(skipped)}: reported from run records "
                 f"only, their models are not in {study_dir}.\n")

@@ -12,8 +12,10 @@ A record states the run it comes from — the model config and every training bi
 sweep point (model number, seed, data set, step budget), the postprocessing and the metric
 configs and bindings — and is refused for a study whose point differs in any of them.
 
-File format (JSON, NaN allowed): {"format": FORMAT, "run": <identity>, "row": {column: value},
-"log": {column: [float per logged interval]}}.
+File format (JSON, NaN allowed): {"format": FORMAT, "run": <identity>, "row": {column: value,
+and "sittings": where the run was trained (`cpu_runtime.sitting`), when its results record it},
+"log": {column: [float per logged interval]}}. Where a run was trained is not part of its
+identity: the same run on another CPU is the same experiment with other float rounding.
 """
 
 from __future__ import annotations

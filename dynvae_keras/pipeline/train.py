@@ -3,9 +3,13 @@
 `model_dir` layout after a run:
 
 * `model.keras`: the trained model (weights, optimizer and controller state);
-* `checkpoints/checkpoint.keras` + `checkpoints/checkpoint.json` (step): the last checkpoint;
+* `checkpoints/checkpoint.keras` + `checkpoints/checkpoint.json` (step, sittings): the last
+  checkpoint;
 * `logs/`: TensorBoard events and `metrics.csv` (one row per logging interval);
-* `results/{gin,json,aggregate}`: dlib's results for the step `train`.
+* `results/{gin,json,aggregate}`: dlib's results for the step `train`; its config adds the data
+  set's provenance (`dataset.*`) and `runtime.sittings`, a JSON list with one entry per sitting
+  of the run (the first start and every resume): its first step, CPU, accelerator, software
+  versions and CPU settings (`cpu_runtime.sitting`).
 
 A run whose `model_dir` holds an unfinished checkpoint resumes from it; a finished run is
 refused unless `overwrite=True`.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -112,6 +117,14 @@ def _prepare_model_dir(model_dir, overwrite):
   return None
 
 
+def _sittings(model_dir, step, dtype_policy):
+  """The run's sittings up to this one: those of the checkpoint resumed from (started before
+  `step`) and this one, starting at `step`."""
+  state = os.path.join(model_dir, CHECKPOINT_STATE)
+  earlier = atomic.load_json(state).get("sittings", []) if step and os.path.isfile(state) else []
+  return [s for s in earlier if s["from_step"] < step] + [cpu_runtime.sitting(step, dtype_policy)]
+
+
 def _truncate_log(path, step):
   """Drops rows logged after `step` (intervals run before a crash, which the resumed run redoes)."""
   if not os.path.exists(path):
@@ -161,18 +174,19 @@ def _training_stream(data, batch_size, num_batches, seed, start_step, device_inp
                                       chunk=max(steps_per_execution, 100 // steps_per_execution * steps_per_execution))
 
 
-def training_callbacks(model_dir, interval, checkpoint_every, metrics=None):
+def training_callbacks(model_dir, interval, checkpoint_every, metrics=None, sittings=()):
   """The driver's callbacks: NaN guard, disentanglement metrics (a `DisentanglementMetrics`, or
   None), CSV log, TensorBoard events (where TensorFlow is installed) and atomic checkpoints;
   all act at interval (Keras epoch) ends only, so `fit` never waits for the device after a
-  compiled call."""
+  compiled call. `sittings` is stored with each checkpoint (`checkpoints/checkpoint.json`)."""
   callbacks = [
       FiniteLossGuard(interval),
       *([metrics] if metrics is not None else []),
       IntervalCSVLogger(os.path.join(model_dir, "logs", "metrics.csv"), interval),
       AtomicCheckpoint(os.path.join(model_dir, CHECKPOINT), checkpoint_every, interval,
                        on_save=lambda step: atomic.save_json(
-                           os.path.join(model_dir, CHECKPOINT_STATE), {"step": step})),
+                           os.path.join(model_dir, CHECKPOINT_STATE),
+                           {"step": step, "sittings": list(sittings)})),
   ]
   if _has_tensorflow():
     callbacks.insert(len(callbacks) - 1, IntervalTensorBoard(os.path.join(model_dir, "logs")))
@@ -284,11 +298,12 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
       initial_step = 0
       os.makedirs(model_dir, exist_ok=True)
 
-    logger.info("Training with %s.", cpu_runtime.summary(model.dtype_policy.name))
+    sittings = _sittings(model_dir, initial_step, model.dtype_policy.name)
+    logger.info("Training with %s.", sittings[-1]["settings"])
     remaining = iterations - initial_step
     metrics = (training_metrics.DisentanglementMetrics(data, eval_metrics, eval_metrics_every, interval)
                if eval_metrics else None)
-    callbacks = training_callbacks(model_dir, interval, checkpoint_every, metrics)
+    callbacks = training_callbacks(model_dir, interval, checkpoint_every, metrics, sittings)
     if verbose == "auto":
       verbose = 1 if sys.stdout.isatty() else 2
     if remaining > 0:
@@ -306,5 +321,6 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
     train_results["global_step"] = int(keras.ops.convert_to_numpy(model.step)) * steps_per_iteration
     train_results["elapsed_time"] = time.time() - start_time
     results.update_result_directory(os.path.join(model_dir, "results"), "train", train_results,
-                                    extra_config=provenance.describe(data))
+                                    extra_config={**provenance.describe(data),
+                                                  "runtime.sittings": repr(json.dumps(sittings))})
   return train_results
