@@ -133,8 +133,12 @@ def _demo(args):
 
 def _configs(args):
   from dynvae_keras import gin_utils  # pylint: disable=g-import-not-at-top
-  for path in gin_utils.packaged_configs(args.kind):
-    print(path)
+  listing = "".join(f"{path}\n" for path in gin_utils.packaged_configs(args.kind))
+  try:
+    sys.stdout.write(listing)
+    sys.stdout.flush()
+  except BrokenPipeError:  # the reader stopped early (`dynvae configs | head -1`): nothing is lost
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
 
 
 OVERWRITE_HELP = "replace an existing output directory instead of refusing"

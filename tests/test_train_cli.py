@@ -4,6 +4,8 @@ import csv
 import glob
 import json
 import os
+import subprocess
+import sys
 
 import gin
 import keras
@@ -213,3 +215,14 @@ keras_tensorboard = keras.callbacks.TensorBoard(os.path.join({model_dir!r}, "log
 print("RESULT" + json.dumps(dict(driver=async_train(callbacks),
                                  with_keras_tensorboard=async_train(callbacks + [keras_tensorboard]))))
 """
+
+
+def test_configs_listing_stops_quietly_when_its_reader_has_gone(tmp_path):
+  # `dynvae configs | grep -q ...` / `| head -1`: the reader may close the pipe before the write.
+  read_end, write_end = os.pipe()
+  os.close(read_end)
+  proc = subprocess.run([sys.executable, "-m", "dynvae_keras.cli", "configs"], stdout=write_end,
+                        stderr=subprocess.PIPE, text=True, timeout=120,
+                        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+  os.close(write_end)
+  assert proc.returncode == 0 and "Error" not in proc.stderr, proc.stderr

@@ -30,7 +30,8 @@ done
 cd "$work"   # outside the checkout: only the installed package can be found
 export TF_CPP_MIN_LOG_LEVEL=2
 dynvae="$work/venv/bin/dynvae"
-"$dynvae" configs | grep -qx "model/beta_vae.gin"
+"$dynvae" configs > configs.txt
+grep -qx "model/beta_vae.gin" configs.txt
 "$dynvae" train --model_dir run/model --gin_config model/beta_vae.gin \
   --gin_bindings "model.training_steps = 6" --gin_bindings "model.eval_steps = 2" \
   --gin_bindings "model.batch_size = 16" --gin_bindings "model.log_every = 3"
