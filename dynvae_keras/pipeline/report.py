@@ -195,8 +195,9 @@ def where_trained(rows):
 
 
 def collect(settings, study_dir, allow_incomplete=False, records=()):
-  """(rows, logs, missing): rows [{model_num, name, seed, <COLUMNS>...}], each finished run's
-  training log {model_num: {column: values}}, and the unfinished sweep points.
+  """(rows, logs, missing): rows [{model_num, name, seed, <COLUMNS>..., and "sittings" (where the
+  run was trained) when its results record them}], each finished run's training log
+  {model_num: {column: values}}, and the unfinished sweep points.
 
   A point whose run in `study_dir` is unfinished is read from its record in the first of the
   `records` directories that has one (`run_records`). Raises `StudyIncompleteError` at the first
