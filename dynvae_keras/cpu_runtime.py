@@ -145,9 +145,8 @@ def software() -> str:
   import keras  # pylint: disable=g-import-not-at-top
 
   from dynvae_keras import __version__  # pylint: disable=g-import-not-at-top
-  backend = keras.backend.backend()
-  module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
-  version = getattr(sys.modules.get(module), "__version__", "") if module else ""
+  backend = keras.backend.backend()  # also the name of the backend's module
+  version = getattr(sys.modules.get(backend), "__version__", "")
   return (f"dynvae-keras {__version__}, Keras {keras.__version__}, {backend} {version}".rstrip()
           + f", Python {platform.python_version()}")
 
