@@ -14,7 +14,9 @@ the new results directory replaces the old one only once complete.
 
 from __future__ import annotations
 
+import ast
 import glob
+import json
 import os
 import shutil
 import uuid as uuid_lib
@@ -45,6 +47,19 @@ def dataset_name(gin_path: str) -> str | None:
   """The unquoted `dataset.name` bound in a results gin file (e.g. `train.gin`), or None."""
   value = bound_value(gin_path, "dataset.name")
   return None if value is None else value.strip("'\"")
+
+
+def json_config_value(value) -> str:
+  """A JSON-serialisable value as a config value string for `extra_config`: its JSON text
+  (sorted keys) quoted like a gin string binding, e.g. `'{"a": 1}'`. `parse_json_config_value`
+  reads it back."""
+  return repr(json.dumps(value, sort_keys=True))
+
+
+def parse_json_config_value(text: str):
+  """The value of a `json_config_value` string (as read from a `<step>_config.json` or an
+  aggregate)."""
+  return json.loads(ast.literal_eval(text))
 
 
 def namespaced_dict(base_dict=None, **named_dicts) -> dict:

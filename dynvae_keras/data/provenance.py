@@ -11,8 +11,9 @@ reaches every aggregate JSON.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+
+from dynvae_keras import results
 
 _CHECKSUMS = {}  # (path, size, mtime) → sha256: each file is read once per process
 
@@ -39,4 +40,4 @@ def describe(data) -> dict:
   """
   files = {path: sha256(path) for path in getattr(data, "source_files", ())}
   return {"dataset.source": repr(str(getattr(data, "source", type(data).__name__))),
-          "dataset.files": repr(json.dumps(files, sort_keys=True))}
+          "dataset.files": results.json_config_value(files)}

@@ -41,9 +41,7 @@ scratch disk since wiped) are read from their run records (`records=`, `--record
 
 from __future__ import annotations
 
-import ast
 import csv
-import json
 import math
 import os
 import shutil
@@ -52,6 +50,7 @@ import tempfile
 import numpy as np
 
 from dynvae_keras import atomic
+from dynvae_keras import results as results_lib
 from dynvae_keras.errors import DynvaeError
 from dynvae_keras.pipeline import run_records
 from dynvae_keras.pipeline.study import config_stem, has_export, load_study
@@ -167,7 +166,7 @@ def _collect_point(point, study_dir, postprocessing, stems):
   for label, stem, key in METRICS:
     row[label] = float(results[stem][f"evaluation_results.{key}"]) if stem in stems else float("nan")
   if SITTINGS in train:
-    row["sittings"] = json.loads(ast.literal_eval(train[SITTINGS]))
+    row["sittings"] = results_lib.parse_json_config_value(train[SITTINGS])
   return row, log
 
 

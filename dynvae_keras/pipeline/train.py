@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import logging
 import os
 import shutil
@@ -322,5 +321,5 @@ def train(model_dir, overwrite=False, model=gin.REQUIRED, training_steps=gin.REQ
     train_results["elapsed_time"] = time.time() - start_time
     results.update_result_directory(os.path.join(model_dir, "results"), "train", train_results,
                                     extra_config={**provenance.describe(data),
-                                                  "runtime.sittings": repr(json.dumps(sittings))})
+                                                  "runtime.sittings": results.json_config_value(sittings)})
   return train_results
