@@ -10,7 +10,8 @@ and model it concerns:
 * ControlVAE (Shao et al., ICML 2020) — "KL tracking" and "reconstruction": clearly better
   reconstruction than every β-VAE that disentangles as well.
 * L-VAE — "rank": best or second best by mean MIG and by mean DCI disentanglement among the
-  β = 1 VAE, β-VAEs, ControlVAE, DynamicVAE, σ-VAE and itself.
+  β = 1 VAE, β-VAEs, ControlVAE, DynamicVAE, σ-VAE and itself; not supported as soon as two of
+  them are clearly above it on one score, even while others have too few seeds to compare.
 
 Conventions (the criteria; nothing is tuned per study):
 
@@ -189,9 +190,13 @@ def l_vae_rank(rows, logs, families, name,  # pylint: disable=unused-argument
     above = [n for n in field if clearly_greater(stats[n], stats[name])]
     parts.append(f"{score}: rank {rank} of {len(field)} ("
                  + ", ".join(f"{n} {stats[n]}" for n in order) + ")")
+    if len(above) >= 2:
+      parts[-1] += f"; clearly above it: {', '.join(above)}"
     verdicts.append(SUPPORTED if rank <= 2 else NOT_SUPPORTED if len(above) >= 2 else NOT_RESOLVABLE)
   few = _few_seeds(rows, field)
-  if few:
+  # Two models clearly above it (each comparison with ≥ 2 seeds on both sides) rule out a top-two
+  # place whatever the models with fewer seeds score; any other verdict needs them all.
+  if few and NOT_SUPPORTED not in verdicts:
     return NOT_RESOLVABLE, f"{few}; " + "; ".join(parts)
   verdict = (NOT_SUPPORTED if NOT_SUPPORTED in verdicts else
              SUPPORTED if all(v == SUPPORTED for v in verdicts) else NOT_RESOLVABLE)
