@@ -96,7 +96,6 @@ def test_comparisons_need_two_seeds():
   v = _verdicts(runs)
   for claim in (("dynamic_vae", "decoupling"), ("l_vae", "best or second best on MIG and DCI")):
     assert v[claim].verdict == pc.NOT_RESOLVABLE and "needs ≥ 2 seeds" in v[claim].evidence
-  # Per-run properties are judged on the seeds there are, and say how many.
   # Two models clearly above the L-VAE (≥ 2 seeds each side) rule out a top-two place although
   # the σ-VAE has one seed; a third place within the spread stays open until it has two.
   runs = copy.deepcopy(RUNS)
@@ -108,6 +107,7 @@ def test_comparisons_need_two_seeds():
   runs["l_vae"] = [(0.12, 0.30, 50., 0.6, None), (0.30, 0.31, 52., 0.6, None)]
   rank = _verdicts(runs)["l_vae", "best or second best on MIG and DCI"]
   assert rank.verdict == pc.NOT_RESOLVABLE and "needs ≥ 2 seeds" in rank.evidence
+  # Per-run properties are judged on the seeds there are, and say how many.
   beta = v["dynamic_vae", "β from above 1 to below 1"]
   assert beta.verdict == pc.SUPPORTED and beta.evidence.startswith("1 seed(s)")
 
